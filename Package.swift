@@ -1,0 +1,42 @@
+// swift-tools-version:6.0
+// Duet: gold-standard ab-initio cryo-EM refinement on MPI.
+// Targets depend downward only: DuetCore (value types, no I/O) → DuetFormats (files) →
+// DuetComm (communicators, parallel HDF5) → DuetEngine (jobs) → duet (command line).
+import PackageDescription
+
+let package = Package(
+    name: "Duet",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "duet", targets: ["duet"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev"])]),
+        .systemLibrary(name: "CFFTW", pkgConfig: "fftw3",
+                       providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(name: "CFFTWMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libfftw3-mpi-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-openmpi",
+                       providers: [.apt(["libhdf5-openmpi-dev"])]),
+        .target(name: "DuetShim", dependencies: ["CMPI", "CHDF5"]),
+
+        .target(name: "DuetCore"),
+        .target(name: "DuetFormats", dependencies: ["DuetCore"]),
+        .target(name: "DuetComm", dependencies: ["DuetCore", "DuetFormats", "CMPI", "CHDF5", "DuetShim"]),
+        .target(name: "DuetEngine", dependencies: ["DuetCore", "DuetFormats", "DuetComm", "CFFTW", "CFFTWMPI"]),
+        .executableTarget(name: "duet", dependencies: [
+            "DuetEngine", "DuetFormats", "DuetComm", "DuetCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "DuetCoreTests", dependencies: ["DuetCore"]),
+        .testTarget(name: "DuetFormatsTests", dependencies: ["DuetFormats", "DuetCore"]),
+        .testTarget(name: "DuetCommTests", dependencies: ["DuetComm", "DuetFormats", "DuetCore"]),
+        .testTarget(name: "DuetCLITests", dependencies: ["duet"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

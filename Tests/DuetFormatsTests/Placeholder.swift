@@ -1,0 +1,2 @@
+import XCTest
+final class DuetFormatsTestsPlaceholder: XCTestCase { func testNothing() {} }
