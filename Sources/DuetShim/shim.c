@@ -7,12 +7,15 @@ MPI_Datatype duet_mpi_double(void) { return MPI_DOUBLE; }
 MPI_Datatype duet_mpi_c_float_complex(void) { return MPI_C_FLOAT_COMPLEX; }
 MPI_Datatype duet_mpi_c_double_complex(void) { return MPI_C_DOUBLE_COMPLEX; }
 MPI_Datatype duet_mpi_int64(void) { return MPI_INT64_T; }
+MPI_Datatype duet_mpi_int32(void) { return MPI_INT32_T; }
 MPI_Datatype duet_mpi_byte(void) { return MPI_BYTE; }
 MPI_Op duet_mpi_op_sum(void) { return MPI_SUM; }
 MPI_Op duet_mpi_op_max(void) { return MPI_MAX; }
 MPI_Info duet_mpi_info_null(void) { return MPI_INFO_NULL; }
 void *duet_mpi_in_place(void) { return MPI_IN_PLACE; }
 int duet_mpi_undefined(void) { return MPI_UNDEFINED; }
+MPI_Errhandler duet_mpi_errors_return(void) { return MPI_ERRORS_RETURN; }
+int duet_mpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
 
 hid_t duet_h5p_default(void) { return H5P_DEFAULT; }
 hid_t duet_h5s_all(void) { return H5S_ALL; }

@@ -13,12 +13,15 @@ MPI_Datatype duet_mpi_double(void);
 MPI_Datatype duet_mpi_c_float_complex(void);
 MPI_Datatype duet_mpi_c_double_complex(void);
 MPI_Datatype duet_mpi_int64(void);
+MPI_Datatype duet_mpi_int32(void);
 MPI_Datatype duet_mpi_byte(void);
 MPI_Op duet_mpi_op_sum(void);
 MPI_Op duet_mpi_op_max(void);
 MPI_Info duet_mpi_info_null(void);
 void *duet_mpi_in_place(void);
 int duet_mpi_undefined(void);
+MPI_Errhandler duet_mpi_errors_return(void);
+int duet_mpi_max_error_string(void);
 
 hid_t duet_h5p_default(void);
 hid_t duet_h5s_all(void);

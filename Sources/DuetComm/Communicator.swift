@@ -1,0 +1,88 @@
+import DuetCore
+
+/// Element types a `Communicator` can sum-allreduce. Complex numbers are `SIMD2` (real, imaginary), laid out as
+/// C `float complex` / `double complex`.
+public enum ReductionElementKind: Sendable {
+    case float, double, int64, complexFloat, complexDouble
+}
+
+/// A scalar type that `Communicator.allreduceSum` accepts.
+public protocol AllreduceElement: Sendable {
+    static var reductionKind: ReductionElementKind { get }
+}
+
+extension Float: AllreduceElement { public static var reductionKind: ReductionElementKind { .float } }
+extension Double: AllreduceElement { public static var reductionKind: ReductionElementKind { .double } }
+extension Int64: AllreduceElement { public static var reductionKind: ReductionElementKind { .int64 } }
+extension Int: AllreduceElement { public static var reductionKind: ReductionElementKind { .int64 } }
+extension SIMD2: AllreduceElement where Scalar: AllreduceElement & BinaryFloatingPoint {
+    public static var reductionKind: ReductionElementKind {
+        Scalar.self == Float.self ? .complexFloat : .complexDouble
+    }
+}
+
+/// A group of cooperating ranks: the real MPI one (`MPICommunicator`) or an in-process one that runs ranks as
+/// threads (`LocalCommunicator`, for tests). Ranks are numbered 0..<size.
+///
+/// **Collective** calls must be made by every rank of the communicator, in the same order; the others are local.
+/// Every call reports failure as a thrown `DuetError` naming the operation.
+public protocol Communicator: AnyObject {
+    /// This process's rank in the communicator (local).
+    var rank: Int { get }
+    /// Number of ranks (local).
+    var size: Int { get }
+
+    /// Splits into sub-communicators of the ranks that pass the same `color`, ordered by (`key`, old rank)
+    /// (collective, like `MPI_Comm_split`).
+    func split(color: Int, key: Int) throws -> Communicator
+
+    /// Waits until every rank has arrived (collective).
+    func barrier() throws
+
+    /// Copies `root`'s bytes into every other rank's `buffer`; all buffers have the same size (collective).
+    func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws
+
+    /// Replaces `buffer` on every rank by the element-wise sum over ranks; all ranks pass the same count
+    /// (collective). `count` is in elements of `kind`.
+    func allreduceSumRaw(_ buffer: UnsafeMutableRawPointer, count: Int, kind: ReductionElementKind) throws
+
+    /// Collects each rank's bytes (any length) on `root`, in rank order; other ranks get nil (collective).
+    func gather(_ bytes: [UInt8], root: Int) throws -> [[UInt8]]?
+}
+
+extension Communicator {
+    /// True on rank 0.
+    public var isRoot: Bool { rank == 0 }
+
+    /// In-place element-wise sum over ranks (collective).
+    public func allreduceSum<T: AllreduceElement>(_ buffer: UnsafeMutableBufferPointer<T>) throws {
+        guard let base = buffer.baseAddress, !buffer.isEmpty else { return }
+        try allreduceSumRaw(UnsafeMutableRawPointer(base), count: buffer.count, kind: T.reductionKind)
+    }
+
+    /// In-place element-wise sum over ranks of an array (collective).
+    public func allreduceSum<T: AllreduceElement>(_ array: inout [T]) throws {
+        try array.withUnsafeMutableBufferPointer { try allreduceSum($0) }
+    }
+
+    /// Sum of one value over ranks (collective).
+    public func allreduceSum<T: AllreduceElement>(_ value: T) throws -> T {
+        var array = [value]
+        try allreduceSum(&array)
+        return array[0]
+    }
+
+    /// Broadcasts a trivially copyable array whose length every rank already knows (collective).
+    public func broadcast<T: BitwiseCopyable>(_ array: inout [T], root: Int) throws {
+        try array.withUnsafeMutableBytes { try broadcast($0, root: root) }
+    }
+
+    /// Broadcasts a string from `root` to every rank (collective, two broadcasts).
+    public func broadcast(_ string: String, root: Int) throws -> String {
+        var length = [Int64(string.utf8.count)]
+        try broadcast(&length, root: root)
+        var bytes = rank == root ? Array(string.utf8) : [UInt8](repeating: 0, count: Int(length[0]))
+        try broadcast(&bytes, root: root)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

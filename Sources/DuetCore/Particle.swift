@@ -1,0 +1,66 @@
+/// Which gold-standard half-set a particle belongs to. Half A is RELION `rlnRandomSubset` 1 and CryoSPARC
+/// `alignments3D/split` 0; half B is subset 2 and split 1. Half A is the reference frame (DESIGN.md §3).
+public enum HalfSet: Int, Sendable, CaseIterable {
+    case a = 0
+    case b = 1
+
+    /// RELION `rlnRandomSubset` value (1 or 2).
+    public var relionSubset: Int { rawValue + 1 }
+    /// CryoSPARC `alignments3D/split` value (0 or 1).
+    public var cryosparcSplit: Int { rawValue }
+
+    public init?(relionSubset: Int) { self.init(rawValue: relionSubset - 1) }
+    public init?(cryosparcSplit: Int) { self.init(rawValue: cryosparcSplit) }
+}
+
+/// Where a particle's image is: the 0-based section `index` of the MRC stack at `path`. `path` is as written in
+/// the metadata (RELION `N@path` gives index N-1); relative paths are relative to the metadata file's directory.
+public struct ImageLocation: Hashable, Sendable {
+    public var index: Int
+    public var path: String
+
+    public init(index: Int, path: String) {
+        self.index = index
+        self.path = path
+    }
+}
+
+/// A particle's orientation and in-plane shift. `shiftX_A`/`shiftY_A` are RELION's `rlnOriginX/YAngst`: the
+/// shift in Å applied to the image before it is compared with the reference projection (CryoSPARC stores the
+/// same shift in pixels in `alignments3D/shift`).
+public struct Pose: Equatable, Sendable {
+    public var rotation: Rotation
+    public var shiftX_A: Double
+    public var shiftY_A: Double
+
+    public init(rotation: Rotation, shiftX_A: Double, shiftY_A: Double) {
+        self.rotation = rotation
+        self.shiftX_A = shiftX_A
+        self.shiftY_A = shiftY_A
+    }
+}
+
+/// One particle as Duet works with it, whichever file format it came from: image location, pixel size and box of
+/// the image, CTF, and the optional pose and half-set split.
+public struct Particle: Equatable, Sendable {
+    public var image: ImageLocation
+    public var pixelSize_A: Double
+    /// Image side in pixels when the metadata states it (RELION `rlnImageSize`, CryoSPARC `blob/shape`).
+    public var boxSize: Int?
+    /// 1-based RELION optics group (1 for files without optics groups).
+    public var opticsGroup: Int
+    public var ctf: CTFParameters?
+    public var pose: Pose?
+    public var halfSet: HalfSet?
+
+    public init(image: ImageLocation, pixelSize_A: Double, boxSize: Int? = nil, opticsGroup: Int = 1,
+                ctf: CTFParameters? = nil, pose: Pose? = nil, halfSet: HalfSet? = nil) {
+        self.image = image
+        self.pixelSize_A = pixelSize_A
+        self.boxSize = boxSize
+        self.opticsGroup = opticsGroup
+        self.ctf = ctf
+        self.pose = pose
+        self.halfSet = halfSet
+    }
+}

@@ -1,0 +1,78 @@
+import DuetComm
+import DuetCore
+import XCTest
+
+final class LocalCommunicatorTests: XCTestCase {
+    func testAllreduceOfEveryElementTypeAtSeveralSizes() throws {
+        for size in 1...5 {
+            let results = try LocalCommunicator.run(size: size) { comm -> [Double] in
+                let r = comm.rank
+                var floats = (0..<1000).map { Float($0 * (r + 1)) }
+                var doubles = (0..<7).map { Double($0) + Double(r) * 0.5 }
+                var ints: [Int64] = [Int64(r), 1, -Int64(r)]
+                var complexF = [SIMD2<Float>(Float(r), 1), SIMD2<Float>(2, -Float(r))]
+                var complexD = [SIMD2<Double>(Double(r), 3)]
+                try comm.allreduceSum(&floats)
+                try comm.allreduceSum(&doubles)
+                try comm.allreduceSum(&ints)
+                try comm.allreduceSum(&complexF)
+                try comm.allreduceSum(&complexD)
+                return [Double(floats[999]), doubles[6], Double(ints[0]), Double(ints[1]), Double(ints[2]),
+                        Double(complexF[0].x), Double(complexF[0].y), Double(complexF[1].y),
+                        complexD[0].x, complexD[0].y]
+            }
+            let n = Double(size), rankSum = n * (n - 1) / 2
+            for result in results {
+                XCTAssertEqual(result, [999 * (rankSum + n), 6 * n + rankSum * 0.5, rankSum, n, -rankSum,
+                                        rankSum, n, -rankSum, rankSum, 3 * n], "size \(size)")
+            }
+        }
+    }
+
+    func testSplitIntoHalvesGivesIndependentCommunicators() throws {
+        let results = try LocalCommunicator.run(size: 4) { world -> [Int] in
+            let half = try world.split(color: world.rank % 2, key: world.rank)
+            let sum = try half.allreduceSum(Int64(world.rank + 1))
+            return [half.rank, half.size, Int(sum)]
+        }
+        XCTAssertEqual(results, [[0, 2, 4], [0, 2, 6], [1, 2, 4], [1, 2, 6]])
+    }
+
+    func testSplitOrdersByKey() throws {
+        let results = try LocalCommunicator.run(size: 3) { world in
+            try world.split(color: 0, key: -world.rank).rank
+        }
+        XCTAssertEqual(results, [2, 1, 0])
+    }
+
+    func testBroadcastAndGather() throws {
+        let results = try LocalCommunicator.run(size: 3) { comm -> [String] in
+            var values = comm.rank == 1 ? [1.5, 2.5] : [0.0, 0.0]
+            try comm.broadcast(&values, root: 1)
+            let text = try comm.broadcast(comm.rank == 2 ? "half B" : "", root: 2)
+            let gathered = try comm.gather(Array("r\(comm.rank)".utf8), root: 0)
+            try comm.barrier()
+            return ["\(values)", text, gathered.map { $0.map { String(decoding: $0, as: UTF8.self) }.joined(separator: ",") } ?? "nil"]
+        }
+        XCTAssertEqual(results[0], ["[1.5, 2.5]", "half B", "r0,r1,r2"])
+        XCTAssertEqual(results[2], ["[1.5, 2.5]", "half B", "nil"])
+    }
+
+    func testReductionIsBitIdenticalOnEveryRank() throws {
+        let results = try LocalCommunicator.run(size: 4) { comm -> [Float] in
+            var values = (0..<64).map { Float(sin(Double($0 * (comm.rank + 3)))) * 1e-3 + 1e3 }
+            try comm.allreduceSum(&values)
+            return values
+        }
+        for r in 1..<4 { XCTAssertEqual(results[r], results[0]) }
+    }
+
+    func testAFailingRankFailsTheRunInsteadOfHanging() {
+        XCTAssertThrowsError(try LocalCommunicator.run(size: 3) { comm in
+            if comm.rank == 1 { throw DuetError("rank 1 could not read its particles") }
+            try comm.barrier()
+        }) { error in
+            XCTAssertEqual((error as? DuetError)?.message, "rank 1 could not read its particles")
+        }
+    }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class DuetCommTestsPlaceholder: XCTestCase { func testNothing() {} }

@@ -1,2 +1,0 @@
-import XCTest
-final class DuetCoreTestsPlaceholder: XCTestCase { func testNothing() {} }
