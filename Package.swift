@@ -33,10 +33,11 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        .target(name: "DuetTestSupport", path: "Tests/DuetTestSupport"),
         .testTarget(name: "DuetCoreTests", dependencies: ["DuetCore"]),
-        .testTarget(name: "DuetFormatsTests", dependencies: ["DuetFormats", "DuetCore"]),
-        .testTarget(name: "DuetCommTests", dependencies: ["DuetComm", "DuetFormats", "DuetCore"]),
-        .testTarget(name: "DuetCLITests", dependencies: ["duet"]),
+        .testTarget(name: "DuetFormatsTests", dependencies: ["DuetFormats", "DuetCore", "DuetTestSupport"]),
+        .testTarget(name: "DuetCommTests", dependencies: ["DuetComm", "DuetFormats", "DuetCore", "DuetTestSupport"]),
+        .testTarget(name: "DuetCLITests", dependencies: ["duet", "DuetTestSupport", "DuetFormats", "DuetCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

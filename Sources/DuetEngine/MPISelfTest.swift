@@ -1,0 +1,67 @@
+import DuetComm
+import DuetCore
+
+/// A check of the distributed machinery a refinement relies on, run by `duet mpi-selftest` under `mpirun`: the
+/// world splits into two half-set communicators (even world ranks → half A, odd → half B; one rank forms half A
+/// alone), sums of every element type are allreduced inside each half and over the world and compared with their
+/// analytic values, and every rank writes its own rows of a particle table to one HDF5 file while rank 0 writes a
+/// volume. Rank `r` holds `rowsPerRank + r` rows so that the shards are uneven.
+public enum MPISelfTest {
+    /// Runs the checks (collective over `world`); throws a `DuetError` on the first mismatch. Returns a one-line
+    /// summary on rank 0 and nil elsewhere.
+    public static func run(world: Communicator, outputPath: String, rowsPerRank: Int) throws -> String? {
+        let color = world.rank % 2
+        let half = try world.split(color: color, key: world.rank)
+        let halfWorldRanks = (0..<world.size).filter { $0 % 2 == color }
+        guard half.size == halfWorldRanks.count, half.rank == halfWorldRanks.firstIndex(of: world.rank) else {
+            throw DuetError("rank \(world.rank): split gave rank \(half.rank) of \(half.size)")
+        }
+
+        try checkAllreduce(half, worldRanks: halfWorldRanks, worldRank: world.rank, label: "half \(color == 0 ? "A" : "B")")
+        try checkAllreduce(world, worldRanks: Array(0..<world.size), worldRank: world.rank, label: "world")
+
+        let rows = rowsPerRank + world.rank
+        let firstRow = (0..<world.rank).reduce(0) { $0 + rowsPerRank + $1 }
+        let writer = try ParallelHDF5Writer(path: outputPath, communicator: world)
+        try writer.writeAttribute("creator", "duet mpi-selftest")
+        try writer.writeColumn("particles/worldRank", .int32([Int32](repeating: Int32(world.rank), count: rows)))
+        try writer.writeColumn("particles/halfSet", .int32([Int32](repeating: Int32(color), count: rows)))
+        try writer.writeColumn("particles/value", .double((0..<rows).map { Double(firstRow + $0) * 0.5 }))
+        try writer.writeColumn("particles/imageName", .string((0..<rows).map { "\(firstRow + $0 + 1)@rank\(world.rank).mrcs" }))
+        let n = 6
+        try writer.writeVolume("volumes/test", nx: n, ny: n + 1, nz: n + 2,
+                               data: world.isRoot ? (0..<n * (n + 1) * (n + 2)).map(Float.init) : [],
+                               pixelSize_A: 1.5)
+        try writer.close()
+
+        guard world.isRoot else { return nil }
+        let totalRows = (0..<world.size).reduce(0) { $0 + rowsPerRank + $1 }
+        return "mpi-selftest passed: \(world.size) ranks, halves of \(half.size) and \(world.size - halfWorldRanks.count) ranks, "
+            + "\(totalRows) rows written to \(outputPath)"
+    }
+
+    /// Every rank contributes values derived from its world rank; the sum must equal the closed form.
+    private static func checkAllreduce(_ comm: Communicator, worldRanks: [Int], worldRank: Int, label: String) throws {
+        let count = 1000
+        var floats = (0..<count).map { Float($0 % 17) * Float(worldRank + 1) }
+        var doubles = (0..<count).map { Double($0) + Double(worldRank) * 1e-3 }
+        var complexes = (0..<count).map { SIMD2<Float>(Float(worldRank), Float(-$0 % 5)) }
+        var integers = (0..<count).map { Int64($0) * Int64(worldRank + 1) }
+        try comm.allreduceSum(&floats)
+        try comm.allreduceSum(&doubles)
+        try comm.allreduceSum(&complexes)
+        try comm.allreduceSum(&integers)
+        let rankSum = Double(worldRanks.reduce(0, +))
+        let weightSum = Double(worldRanks.reduce(0) { $0 + $1 + 1 })
+        let n = Double(worldRanks.count)
+        for i in 0..<count {
+            let expected: [Double] = [Double(i % 17) * weightSum, Double(i) * n + rankSum * 1e-3,
+                                      rankSum, Double(-i % 5) * n, Double(i) * weightSum]
+            let actual: [Double] = [Double(floats[i]), doubles[i], Double(complexes[i].x), Double(complexes[i].y),
+                                    Double(integers[i])]
+            for (a, e) in zip(actual, expected) where abs(a - e) > 1e-9 * max(1, abs(e)) {
+                throw DuetError("\(label) allreduce mismatch at element \(i) on world rank \(worldRank): \(a) ≠ \(e)")
+            }
+        }
+    }
+}

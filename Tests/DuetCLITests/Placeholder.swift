@@ -1,2 +1,0 @@
-import XCTest
-final class DuetCLITestsPlaceholder: XCTestCase { func testNothing() {} }

@@ -1,0 +1,26 @@
+#!/usr/bin/env python3
+"""Oracle for `duet mpi-selftest`: reads its HDF5 file with h5py and checks every value against what N ranks
+with R rows for rank 0 (rank r writes R + r rows) must have written. Prints 'ok' or raises."""
+import sys
+
+import h5py
+import numpy as np
+
+path, ranks, rows_per_rank = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+counts = [rows_per_rank + r for r in range(ranks)]
+total = sum(counts)
+with h5py.File(path, "r") as f:
+    assert f.attrs["creator"] == b"duet mpi-selftest", f.attrs["creator"]
+    p = f["particles"]
+    expected_rank = np.repeat(np.arange(ranks), counts)
+    assert p["worldRank"].dtype == np.int32 and p["worldRank"].shape == (total,)
+    assert (p["worldRank"][:] == expected_rank).all(), p["worldRank"][:]
+    assert (p["halfSet"][:] == expected_rank % 2).all()
+    assert np.array_equal(p["value"][:], np.arange(total) * 0.5)
+    names = [n.decode() for n in p["imageName"][:]]
+    assert names == [f"{i + 1}@rank{r}.mrcs" for i, r in enumerate(expected_rank)], names[:5]
+    v = f["volumes/test"]
+    assert v.shape == (8, 7, 6) and v.dtype == np.float32
+    assert np.array_equal(v[:].ravel(), np.arange(6 * 7 * 8, dtype=np.float32))
+    assert v.attrs["pixelSize_A"] == 1.5
+print("ok")
