@@ -44,7 +44,8 @@ public struct Pose: Equatable, Sendable {
 /// the image, CTF, and the optional pose and half-set split.
 public struct Particle: Equatable, Sendable {
     public var image: ImageLocation
-    public var pixelSize_A: Double
+    /// Pixel size of the image; nil when the metadata does not say (some STAR files never do).
+    public var pixelSize_A: Double?
     /// Image side in pixels when the metadata states it (RELION `rlnImageSize`, CryoSPARC `blob/shape`).
     public var boxSize: Int?
     /// 1-based RELION optics group (1 for files without optics groups).
@@ -53,7 +54,7 @@ public struct Particle: Equatable, Sendable {
     public var pose: Pose?
     public var halfSet: HalfSet?
 
-    public init(image: ImageLocation, pixelSize_A: Double, boxSize: Int? = nil, opticsGroup: Int = 1,
+    public init(image: ImageLocation, pixelSize_A: Double?, boxSize: Int? = nil, opticsGroup: Int = 1,
                 ctf: CTFParameters? = nil, pose: Pose? = nil, halfSet: HalfSet? = nil) {
         self.image = image
         self.pixelSize_A = pixelSize_A

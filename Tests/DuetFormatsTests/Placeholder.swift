@@ -1,2 +1,0 @@
-import XCTest
-final class DuetFormatsTestsPlaceholder: XCTestCase { func testNothing() {} }

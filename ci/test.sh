@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): checks the CMake build, then builds Duet and its tests once with SwiftPM
+# and runs every test (unit tests, fixture tests against the Python oracles, real mpirun runs at 1-4 ranks).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# mpirun as root (CI runs as root) and with more ranks than cores.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+
+bash ci/cmake-build.sh
+swift build --build-tests
+swift test --skip-build
