@@ -15,11 +15,11 @@ public enum FileSummary {
             }
             let set = try StarParticles.particleSet(from: document, path: path, pixelSize_A: pixelSize_A)
             let version = document.block(named: "optics") != nil ? "RELION STAR 3.1+ (optics groups)" : "RELION STAR 3.0"
-            return describe(set, path: path, format: version)
+            return try describe(set, path: path, format: version)
         case "cs":
             let array = try NPYFile.read(path: path)
             guard array.contains("blob/path") else { return describeFields(array, path: path) }
-            return describe(try CryosparcParticles.read(path, pixelSize_A: pixelSize_A), path: path, format: "CryoSPARC .cs")
+            return try describe(CryosparcParticles.read(path, pixelSize_A: pixelSize_A), path: path, format: "CryoSPARC .cs")
         case "mrc", "mrcs", "map", "st", "rec":
             return try describeMRC(path)
         default:
@@ -27,9 +27,10 @@ public enum FileSummary {
         }
     }
 
-    static func describe(_ set: ParticleSet, path: String, format: String) -> String {
+    static func describe(_ set: ParticleSet, path: String, format: String) throws -> String {
         var set = set
         set.fillMissingBoxSizesFromStacks()
+        let missing = try checkImageIndices(set)
         let particles = set.particles
         var lines = ["\(path): \(format)", row("particles", "\(particles.count)")]
         lines.append(row("box", range(particles.compactMap { $0.boxSize.map(Double.init) }, unit: "px", digits: 0)))
@@ -58,9 +59,31 @@ public enum FileSummary {
             "A \(halves.filter { $0 == .a }.count), B \(halves.filter { $0 == .b }.count)"
             + (halves.count < particles.count ? ", \(particles.count - halves.count) unassigned" : "")))
         let stacks = Set(particles.map(\.image.path))
-        let missing = stacks.filter { !FileManager.default.fileExists(atPath: set.baseDirectory + "/" + $0) && !FileManager.default.fileExists(atPath: $0) }
-        lines.append(row("image stacks", "\(stacks.count) file(s)" + (missing.isEmpty ? "" : ", \(missing.count) not found")))
+        lines.append(row("image stacks", "\(stacks.count) file(s)" + (missing == 0 ? "" : ", \(missing) not found")))
         return lines.joined(separator: "\n")
+    }
+
+    /// Opens the header of every stack that exists and checks that each particle's image is in it; returns how
+    /// many stacks were not found (metadata is often inspected without its images).
+    static func checkImageIndices(_ set: ParticleSet) throws -> Int {
+        var imageCount = [String: Int]()
+        var missing = 0
+        for (r, particle) in set.particles.enumerated() {
+            let stack = set.imagePath(of: particle)
+            if imageCount[stack] == nil {
+                if FileManager.default.fileExists(atPath: stack) {
+                    imageCount[stack] = try MRCFile(path: stack).imageCount
+                } else {
+                    imageCount[stack] = -1
+                    missing += 1
+                }
+            }
+            let count = imageCount[stack]!
+            if count >= 0 && particle.image.index >= count {
+                throw DuetError("particle \(r + 1): image \(particle.image.index + 1) requested but \(stack) has \(count)")
+            }
+        }
+        return missing
     }
 
     static func describeBlocks(_ document: StarDocument, path: String) -> String {

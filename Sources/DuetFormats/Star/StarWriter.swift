@@ -21,7 +21,7 @@ public enum StarWriter {
     /// The document as STAR text. Throws `DuetError` for values or names that STAR cannot hold (see the type).
     public static func render(_ document: StarDocument) throws -> String {
         var output = [UInt8]()
-        try encode(document) { chunk in output.append(contentsOf: chunk) }
+        try encode(document) { chunk in output.append(contentsOf: chunk.bindMemory(to: UInt8.self)) }
         return String(decoding: output, as: UTF8.self)
     }
 
@@ -31,7 +31,7 @@ public enum StarWriter {
         guard !path.isEmpty else { throw DuetError("cannot write STAR file: the path is empty") }
         do {
             try AtomicFile.write(to: path) { handle in
-                try encode(document) { chunk in try handle.write(contentsOf: chunk) }
+                try encode(document) { chunk in try handle.write(contentsOf: Data(chunk)) }
             }
         } catch let error as DuetError {
             throw error.message.contains(path) ? error : DuetError("cannot write STAR file \(path): \(error.message)")
@@ -39,7 +39,7 @@ public enum StarWriter {
     }
 
     /// Encodes the document, handing out UTF-8 chunks of about 1 MiB in order.
-    static func encode(_ document: StarDocument, to sink: ([UInt8]) throws -> Void) throws {
+    static func encode(_ document: StarDocument, to sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         try withoutActuallyEscaping(sink) { sink in
             var encoder = StarTextEncoder(sink: sink)
             try encoder.document(document)
@@ -48,10 +48,77 @@ public enum StarWriter {
     }
 }
 
+/// A growable byte buffer in unmanaged storage (the encoder's hot path appends bytes one by one).
+private final class ByteBuffer {
+    private(set) var storage: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    private(set) var count = 0
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        storage = .allocate(capacity: capacity)
+    }
+
+    deinit { storage.deallocate() }
+
+    var isEmpty: Bool { count == 0 }
+
+    @inline(__always)
+    func append(_ byte: UInt8) {
+        if count == capacity { grow(to: capacity * 2) }
+        storage[count] = byte
+        count += 1
+    }
+
+    @inline(__always)
+    func append(contentsOf bytes: UnsafeBufferPointer<UInt8>) {
+        guard let source = bytes.baseAddress else { return }
+        if count + bytes.count > capacity { grow(to: max(capacity * 2, count + bytes.count)) }
+        (storage + count).update(from: source, count: bytes.count)
+        count += bytes.count
+    }
+
+    func removeAll() { count = 0 }
+
+    private func grow(to newCapacity: Int) {
+        let newStorage = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        newStorage.update(from: storage, count: count)
+        storage.deallocate()
+        storage = newStorage
+        capacity = newCapacity
+    }
+}
+
+/// The class of each byte value for the writer's quoting decision (see `StarTextEncoder.plainForm`).
+private final class ByteClasses {
+    static let numberByte: UInt8 = 1    // 0-9 . + - e E
+    static let specialByte: UInt8 = 2   // whitespace, line breaks, #, quotes: the slow path decides
+    let table: UnsafeMutablePointer<UInt8>
+
+    init() {
+        table = .allocate(capacity: 256)
+        for index in 0..<256 {
+            let byte = UInt8(index)
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "+"), UInt8(ascii: "-"),
+                 UInt8(ascii: "e"), UInt8(ascii: "E"):
+                table[index] = Self.numberByte
+            case 0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D, UInt8(ascii: "#"), UInt8(ascii: "'"), UInt8(ascii: "\""):
+                table[index] = Self.specialByte
+            default:
+                table[index] = 0
+            }
+        }
+    }
+
+    deinit { table.deallocate() }
+}
+
 /// Builds STAR text into a byte buffer, flushing it through `sink` when it grows past a threshold.
 private struct StarTextEncoder {
-    private let sink: ([UInt8]) throws -> Void
-    private var buffer: [UInt8] = []
+    private let sink: (UnsafeRawBufferPointer) throws -> Void
+    private let buffer: ByteBuffer
+    private let classes = ByteClasses()
     private let flushThreshold = 1 << 20
 
     private static let space = UInt8(ascii: " ")
@@ -59,15 +126,15 @@ private struct StarTextEncoder {
     private static let doubleQuote = UInt8(ascii: "\"")
     private static let singleQuote = UInt8(ascii: "'")
 
-    init(sink: @escaping ([UInt8]) throws -> Void) {
+    init(sink: @escaping (UnsafeRawBufferPointer) throws -> Void) {
         self.sink = sink
-        buffer.reserveCapacity(flushThreshold + 4096)
+        buffer = ByteBuffer(capacity: flushThreshold + (64 << 10))
     }
 
     mutating func flush() throws {
         guard !buffer.isEmpty else { return }
-        try sink(buffer)
-        buffer.removeAll(keepingCapacity: true)
+        try sink(UnsafeRawBufferPointer(start: buffer.storage, count: buffer.count))
+        buffer.removeAll()
     }
 
     // MARK: Structure
@@ -132,7 +199,7 @@ private struct StarTextEncoder {
             }
             for c in 0..<columnCount {
                 let value = row[c]
-                if let fast = Self.plainForm(value) {
+                if let fast = plainForm(value) {
                     widths[c] = max(widths[c], fast.length)
                     if !fast.numeric { numeric[c] = false }
                 } else {
@@ -182,44 +249,25 @@ private struct StarTextEncoder {
         return form
     }
 
-    /// Bits of `byteClasses`.
-    private static let numberByte: UInt8 = 1    // 0-9 . + - e E
-    private static let specialByte: UInt8 = 2   // whitespace, line breaks, #, quotes: the slow path decides
-
-    /// The class bits of each byte value.
-    private static let byteClasses: [UInt8] = (0..<256).map { index -> UInt8 in
-        let byte = UInt8(index)
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "+"), UInt8(ascii: "-"),
-             UInt8(ascii: "e"), UInt8(ascii: "E"):
-            return numberByte
-        case 0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D, UInt8(ascii: "#"), UInt8(ascii: "'"), UInt8(ascii: "\""):
-            return specialByte
-        default:
-            return 0
-        }
-    }
-
     /// The length and alignment of a value that needs no quotes, or nil when it may need them (then
     /// `quickForm` decides). This is the common case, so it is one table look-up per byte.
     @inline(__always)
-    private static func plainForm(_ value: String) -> (length: Int, numeric: Bool)? {
+    private func plainForm(_ value: String) -> (length: Int, numeric: Bool)? {
+        let table = classes.table
         let result = value.utf8.withContiguousStorageIfAvailable { bytes -> (length: Int, numeric: Bool)? in
             let count = bytes.count
             guard count > 0 else { return nil }
             var any: UInt8 = 0
             var all: UInt8 = 0xFF
-            byteClasses.withUnsafeBufferPointer { classes in
-                for byte in bytes {
-                    let bits = classes[Int(byte)]
-                    any |= bits
-                    all &= bits
-                }
+            for byte in bytes {
+                let bits = table[Int(byte)]
+                any |= bits
+                all &= bits
             }
-            if any & specialByte != 0 || bytes[0] == UInt8(ascii: "_") { return nil }
-            if all & numberByte != 0 { return (count, true) }
-            if count >= 5, startsWithKeyword(bytes) { return nil }
-            return (count, isNumberWord(bytes))
+            if any & ByteClasses.specialByte != 0 || bytes[0] == UInt8(ascii: "_") { return nil }
+            if all & ByteClasses.numberByte != 0 { return (count, true) }
+            if count >= 5, Self.startsWithKeyword(bytes) { return nil }
+            return (count, Self.isNumberWord(bytes))
         }
         return result ?? nil
     }
@@ -319,7 +367,7 @@ private struct StarTextEncoder {
     @inline(__always)
     private mutating func append(_ text: String) {
         let done: Void? = text.utf8.withContiguousStorageIfAvailable { buffer.append(contentsOf: $0) }
-        if done == nil { buffer.append(contentsOf: Array(text.utf8)) }
+        if done == nil { Array(text.utf8).withUnsafeBufferPointer { buffer.append(contentsOf: $0) } }
     }
 
     @inline(__always)
