@@ -4,8 +4,8 @@ import DuetCore
 /// A check of the distributed machinery a refinement relies on, run by `duet mpi-selftest` under `mpirun`: the
 /// world splits into two half-set communicators (even world ranks → half A, odd → half B; one rank forms half A
 /// alone), sums of every element type are allreduced inside each half and over the world and compared with their
-/// analytic values, and every rank writes its own rows of a particle table to one HDF5 file while rank 0 writes a
-/// volume. Rank `r` holds `rowsPerRank + r` rows so that the shards are uneven.
+/// analytic values, and every rank writes its own rows of a particle table (synthetic particles whose values follow
+/// from their row) to one HDF5 file while rank 0 writes a volume. Rank `r` holds `rowsPerRank + r` rows so that the shards are uneven.
 public enum MPISelfTest {
     /// Runs the checks (collective over `world`); throws a `DuetError` on the first mismatch. Returns a one-line
     /// summary on rank 0 and nil elsewhere.
@@ -25,9 +25,7 @@ public enum MPISelfTest {
         let writer = try ParallelHDF5Writer(path: outputPath, communicator: world)
         try writer.writeAttribute("creator", "duet mpi-selftest")
         try writer.writeColumn("particles/worldRank", .int32([Int32](repeating: Int32(world.rank), count: rows)))
-        try writer.writeColumn("particles/halfSet", .int32([Int32](repeating: Int32(color), count: rows)))
-        try writer.writeColumn("particles/value", .double((0..<rows).map { Double(firstRow + $0) * 0.5 }))
-        try writer.writeColumn("particles/imageName", .string((0..<rows).map { "\(firstRow + $0 + 1)@rank\(world.rank).mrcs" }))
+        try writer.writeParticles((0..<rows).map { syntheticParticle(row: firstRow + $0, worldRank: world.rank) })
         let n = 6
         try writer.writeVolume("volumes/test", nx: n, ny: n + 1, nz: n + 2,
                                data: world.isRoot ? (0..<n * (n + 1) * (n + 2)).map(Float.init) : [],
@@ -38,6 +36,17 @@ public enum MPISelfTest {
         let totalRows = (0..<world.size).reduce(0) { $0 + rowsPerRank + $1 }
         return "mpi-selftest passed: \(world.size) ranks, halves of \(half.size) and \(world.size - halfWorldRanks.count) ranks, "
             + "\(totalRows) rows written to \(outputPath)"
+    }
+
+    /// A particle whose every value is a function of its global row, for the h5py oracle to check.
+    private static func syntheticParticle(row: Int, worldRank: Int) -> Particle {
+        let r = Double(row)
+        let ctf = CTFParameters(defocusU_A: 10_000 + r, defocusV_A: 9_000 + r, defocusAngle_deg: r / 10, voltage_kV: 300,
+                                sphericalAberration_mm: 2.7, amplitudeContrast: 0.1)
+        let angles = RelionEulerAngles(rot_deg: r, tilt_deg: 10 + r / 2, psi_deg: -r)
+        return Particle(image: ImageLocation(index: row, path: "rank\(worldRank).mrcs"), pixelSize_A: 1.5, boxSize: 64,
+                        ctf: ctf, pose: Pose(rotation: Rotation(relion: angles), shiftX_A: r * 0.25, shiftY_A: -r * 0.25),
+                        halfSet: row % 2 == 0 ? .a : .b)
     }
 
     /// Every rank contributes values derived from its world rank; the sum must equal the closed form.

@@ -13,7 +13,8 @@ import Foundation
 /// - `#` at the start of a word starts a comment that runs to the end of the line; blank lines are ignored.
 /// - A value may be quoted with `'…'` or `"…"` (to hold spaces, or to be empty); the quote closes at a matching
 ///   quote followed by whitespace or the line end. Quotes are removed; everything else is kept as written.
-/// - The keywords `data_` and `loop_` are matched without regard to case.
+/// - The keywords `data_` and `loop_` are matched without regard to case. Bytes that are not valid UTF-8 are
+///   replaced by U+FFFD in the values.
 ///
 /// Errors (all `DuetError`, one line, naming the file and the 1-based line): a loop row with the wrong number of
 /// values, a value outside any block or loop, a `loop_` without columns, a second `loop_` in one block, an

@@ -143,12 +143,12 @@ private struct StarTextEncoder {
         append(StarWriter.versionLine)
         buffer.append(Self.newline)
         for block in document.blocks {
-            try self.block(block, source: document.sourceName)
+            try self.block(block)
         }
         if buffer.count >= flushThreshold { try flush() }
     }
 
-    private mutating func block(_ block: StarBlock, source: String) throws {
+    private mutating func block(_ block: StarBlock) throws {
         let label = "block data_\(block.name)"
         if let bad = block.name.utf8.first(where: { isWhitespace($0) || $0 == UInt8(ascii: "#") }) {
             throw DuetError("cannot write \(label): the block name contains '\(Character(Unicode.Scalar(bad)))'")
