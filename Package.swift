@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 // Duet: gold-standard ab-initio cryo-EM refinement on MPI.
-// Targets depend downward only: DuetCore (value types, no I/O) → DuetFormats (files) →
-// DuetComm (communicators, parallel HDF5) → DuetEngine (jobs) → duet (command line).
+// Targets depend downward only: DuetCore (value types, no I/O) and DuetKernels (numerical kernels over FFTW,
+// no I/O, no MPI) → DuetFormats (files) → DuetComm (communicators, parallel HDF5) → DuetEngine (jobs) →
+// duet (command line).
 import PackageDescription
 
 let package = Package(
@@ -25,9 +26,11 @@ let package = Package(
         .target(name: "DuetShim", dependencies: ["CMPI", "CHDF5"]),
 
         .target(name: "DuetCore"),
+        .target(name: "DuetKernels", dependencies: ["DuetCore", "CFFTW"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "DuetFormats", dependencies: ["DuetCore"]),
         .target(name: "DuetComm", dependencies: ["DuetCore", "DuetFormats", "CMPI", "CHDF5", "DuetShim"]),
-        .target(name: "DuetEngine", dependencies: ["DuetCore", "DuetFormats", "DuetComm", "CFFTW", "CFFTWMPI"]),
+        .target(name: "DuetEngine", dependencies: ["DuetCore", "DuetKernels", "DuetFormats", "DuetComm", "CFFTW", "CFFTWMPI"]),
         .executableTarget(name: "duet", dependencies: [
             "DuetEngine", "DuetFormats", "DuetComm", "DuetCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -35,6 +38,7 @@ let package = Package(
 
         .target(name: "DuetTestSupport", path: "Tests/DuetTestSupport"),
         .testTarget(name: "DuetCoreTests", dependencies: ["DuetCore"]),
+        .testTarget(name: "DuetKernelsTests", dependencies: ["DuetKernels", "DuetCore", "DuetFormats", "DuetTestSupport"]),
         .testTarget(name: "DuetFormatsTests", dependencies: ["DuetFormats", "DuetCore", "DuetTestSupport"]),
         .testTarget(name: "DuetCommTests", dependencies: ["DuetComm", "DuetFormats", "DuetCore", "DuetTestSupport"]),
         .testTarget(name: "DuetCLITests", dependencies: ["duet", "DuetTestSupport", "DuetFormats", "DuetCore"]),

@@ -1,0 +1,6 @@
+import DuetKernels
+import XCTest
+
+final class KernelsPlaceholderTests: XCTestCase {
+    func testModuleLinks() { XCTAssertNotNil(DuetKernels.self) }
+}
