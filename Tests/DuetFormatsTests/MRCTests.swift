@@ -1,5 +1,6 @@
 import DuetCore
 @testable import DuetFormats
+import DuetTestSupport
 import Foundation
 import XCTest
 
@@ -9,11 +10,8 @@ import XCTest
 final class MRCTests: XCTestCase {
     // MARK: Fixtures and oracle
 
-    static let packageRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let dataRoot = packageRoot.appendingPathComponent("../shared/data").standardized.path
-    static let oracle = packageRoot.appendingPathComponent("Tests/Oracles/mrc_summary.py").path
-    static let particles = dataRoot + "/cryodrgn/real/empiar_10076_7.mrc"
+    static let oracle = CommandRunner.oraclePath("mrc_summary.py")
+    static let particles = CommandRunner.sharedData.path + "/cryodrgn/real/empiar_10076_7.mrc"
 
     private var temporaryDirectory = ""
 
@@ -29,41 +27,19 @@ final class MRCTests: XCTestCase {
     /// Runs the oracle with `arguments` and returns its JSON output. Fails (never skips) when python3, numpy or
     /// mrcfile is missing.
     func runOracle(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Self.oracle] + arguments
-        let output = Pipe()
-        let errorFile = temporaryDirectory + "/oracle-stderr.txt"
-        _ = FileManager.default.createFile(atPath: errorFile, contents: nil)
-        process.standardOutput = output
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorFile))
         do {
-            try process.run()
+            return try CommandRunner.pythonJSONObject([Self.oracle] + arguments,
+                                                      needs: "python3 with numpy and mrcfile (pip install mrcfile numpy)")
         } catch {
-            XCTFail("cannot run python3 (needed for the mrcfile oracle): \(error)", file: file, line: line)
+            XCTFail("mrcfile oracle \(arguments.joined(separator: " ")): \(error)", file: file, line: line)
             throw error
         }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let stderr = (try? String(contentsOfFile: errorFile, encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0 else {
-            let hint = stderr.contains("No module named") || process.terminationStatus == 127
-                ? "python3 with numpy and mrcfile is required for these tests (pip install mrcfile numpy). " : ""
-            let message = "\(hint)oracle \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(stderr)"
-            XCTFail(message, file: file, line: line)
-            throw DuetError(message)
-        }
-        guard let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            XCTFail("oracle printed no JSON object", file: file, line: line)
-            throw DuetError("oracle printed no JSON object")
-        }
-        return json
     }
 
     /// Every `.mrc`, `.mrcs`, `.map` fixture (and compressed `.map.gz`/`.map.bz2`) under the shared data folder.
     func fixtures() throws -> [String] {
-        guard let enumerator = FileManager.default.enumerator(atPath: Self.dataRoot) else {
-            XCTFail("shared data folder \(Self.dataRoot) is missing")
+        guard let enumerator = FileManager.default.enumerator(atPath: CommandRunner.sharedData.path) else {
+            XCTFail("shared data folder \(CommandRunner.sharedData.path) is missing")
             throw DuetError("no shared data")
         }
         var found: [String] = []
@@ -71,7 +47,7 @@ final class MRCTests: XCTestCase {
             let name = relative.lowercased()
             if name.hasSuffix(".mrc") || name.hasSuffix(".mrcs") || name.hasSuffix(".map")
                 || name.contains(".mrc.") || name.contains(".mrcs.") || name.contains(".map.") {
-                found.append(Self.dataRoot + "/" + relative)
+                found.append(CommandRunner.sharedData.path + "/" + relative)
             }
         }
         return found.sorted()
@@ -203,7 +179,7 @@ final class MRCTests: XCTestCase {
     func testKnownFixtureQuirks() throws {
         // Voxel size 0 in the header: unset, not 0 Å.
         for name in ["cryodrgn/real/empiar_10076_7.mrc", "aspire/volumes/clean70SRibosome_vol_65p.mrc"] {
-            XCTAssertNil(try MRCFile(path: Self.dataRoot + "/" + name).pixelSize_A, name)
+            XCTAssertNil(try MRCFile(path: CommandRunner.sharedData.path + "/" + name).pixelSize_A, name)
         }
         // Stack written with a volume header (ispg 1): still readable image by image.
         let particles = try MRCFile(path: Self.particles)
@@ -211,12 +187,12 @@ final class MRCTests: XCTestCase {
         XCTAssertFalse(particles.isImageStack)
         XCTAssertEqual(particles.imageCount, 7)
         // Zero machine stamp (tomodrgn maps): byte order found from the mode and dimensions.
-        let classD = try MRCFile(path: Self.dataRoot + "/tomodrgn/10076_classD_32.mrc")
+        let classD = try MRCFile(path: CommandRunner.sharedData.path + "/tomodrgn/10076_classD_32.mrc")
         XCTAssertEqual(classD.header.machineStamp, [0, 0, 0, 0])
         XCTAssertEqual(classD.header.byteOrder, .littleEndian)
         XCTAssertEqual(classD.pixelSize_A, 1)
         // Single-section ispg 0 file counts as an image (stack of one).
-        let fei = try MRCFile(path: Self.dataRoot + "/mrc_robustness/fei1_exthdr_crop256_mode6.mrc")
+        let fei = try MRCFile(path: CommandRunner.sharedData.path + "/mrc_robustness/fei1_exthdr_crop256_mode6.mrc")
         XCTAssertTrue(fei.isImageStack)
         XCTAssertEqual(fei.imageCount, 1)
     }
@@ -231,9 +207,10 @@ final class MRCTests: XCTestCase {
         let made = try runOracle(["--make-variants", Self.particles, temporaryDirectory])
         var files = (made["files"] as? [String: String]) ?? [:]
         XCTAssertEqual(files.count, 7)
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: Self.dataRoot + "/mrc_robustness")) ?? []
+        let robustness = CommandRunner.sharedData.path + "/mrc_robustness"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: robustness)) ?? []
         where name.hasPrefix("empiar10076_7_") {
-            files["shared:" + name] = Self.dataRoot + "/mrc_robustness/" + name
+            files["shared:" + name] = robustness + "/" + name
         }
         let summaries = try runOracle(Array(files.values).sorted())
         let reference = try MRCFile(path: Self.particles).readImages(range: 0..<7)
@@ -320,7 +297,7 @@ final class MRCTests: XCTestCase {
             ("fei2_epu29_exthdr_crop256_mode6.mrc", 909_312, "FEI2", 0.6666),
         ]
         for (name, extended, type, pixel) in cases {
-            let path = Self.dataRoot + "/mrc_robustness/" + name
+            let path = CommandRunner.sharedData.path + "/mrc_robustness/" + name
             let mrc = try MRCFile(path: path)
             XCTAssertEqual(mrc.header.nsymbt, extended, name)
             XCTAssertEqual(mrc.header.exttypString, type, name)
@@ -338,7 +315,7 @@ final class MRCTests: XCTestCase {
     }
 
     func testEMD3001AxisOrderIsApplied() throws {
-        let path = Self.dataRoot + "/mrcfile/EMD-3001.map"
+        let path = CommandRunner.sharedData.path + "/mrcfile/EMD-3001.map"
         let mrc = try MRCFile(path: path)
         XCTAssertEqual([mrc.header.mapc, mrc.header.mapr, mrc.header.maps], [3, 1, 2])
         XCTAssertEqual([mrc.header.nx, mrc.header.ny, mrc.header.nz], [73, 43, 25])
@@ -546,7 +523,7 @@ final class MRCTests: XCTestCase {
         try Data(String(repeating: "data_particles\nloop_\n_rlnImageName #1\n", count: 60).utf8)
             .write(to: URL(fileURLWithPath: text))
         assertDuetError([text, "not an MRC file"]) { _ = try MRCFile(path: text) }
-        let numpy = Self.dataRoot + "/cryodrgn/real/empiar_10076_7.cs"
+        let numpy = CommandRunner.sharedData.path + "/cryodrgn/real/empiar_10076_7.cs"
         assertDuetError([numpy, "not an MRC file"]) { _ = try MRCFile(path: numpy) }
 
         var complex = source
@@ -563,7 +540,7 @@ final class MRCTests: XCTestCase {
         assertDuetError(["image -1 requested"]) { _ = try stack.readImages(range: -1..<2) }
 
         for name in ["mrcfile/emd_3197.map.gz", "mrcfile/EMD-3197.map.bz2"] {
-            let path = Self.dataRoot + "/" + name
+            let path = CommandRunner.sharedData.path + "/" + name
             assertDuetError([path, "compressed"]) { _ = try MRCFile(path: path) }
         }
     }

@@ -1,58 +1,23 @@
 import DuetCore
 import DuetFormats
+import DuetTestSupport
 import Foundation
 import XCTest
 
 /// Tests of the `.npy` / `.cs` reader and writer against NumPy itself (Tests/Oracles/npy_summary.py).
 /// python3 with numpy is required: its absence is a failure, never a skip.
 final class NPYTests: XCTestCase {
-    static let packageRoot: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let oracle: String = packageRoot.appendingPathComponent("Tests/Oracles/npy_summary.py").path
-    static let dataRoot: String = packageRoot.appendingPathComponent("../shared/data").standardizedFileURL.path
+    static let oracle: String = CommandRunner.oraclePath("npy_summary.py")
+    /// What the Python side of these tests needs, named in the failure when it is missing.
+    static let pythonNeeds = "python3 with numpy (pip install numpy)"
 
     // MARK: - Helpers
-
-    struct PythonFailure: Error, CustomStringConvertible {
-        let description: String
-    }
-
-    /// Runs `python3 args...` and returns its stdout; throws with a clear message if python3 or numpy is missing
-    /// or the script fails.
-    @discardableResult
-    func python(_ args: [String]) throws -> Data {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + args
-        let out = Pipe()
-        let errFile = try temporaryDirectory().appendingPathComponent("python-stderr-\(UUID().uuidString).txt")
-        _ = FileManager.default.createFile(atPath: errFile.path, contents: nil)
-        let errHandle = try FileHandle(forWritingTo: errFile)
-        process.standardOutput = out
-        process.standardError = errHandle
-        do {
-            try process.run()
-        } catch {
-            throw PythonFailure(description: "cannot start /usr/bin/env python3 (\(error)): the NPY tests need python3 with numpy")
-        }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        try? errHandle.close()
-        let stderr = (try? String(contentsOf: errFile, encoding: .utf8)) ?? ""
-        switch process.terminationStatus {
-        case 0: return data
-        case 127: throw PythonFailure(description: "python3 not found on PATH: the NPY tests need python3 with numpy. \(stderr)")
-        case 3: throw PythonFailure(description: "numpy missing: the NPY tests need python3 with numpy. \(stderr)")
-        default:
-            throw PythonFailure(description: "python3 \(args.first ?? "") failed (status \(process.terminationStatus)): \(stderr)")
-        }
-    }
 
     /// Runs a Python snippet (numpy imported as np, `out` = the given directory).
     func pythonSnippet(_ code: String, in dir: URL) throws {
         let script = dir.appendingPathComponent("snippet-\(UUID().uuidString).py")
         try ("import numpy as np\nout = \(pyString(dir.path))\n" + code).write(to: script, atomically: true, encoding: .utf8)
-        try python([script.path])
+        try CommandRunner.python([script.path], needs: NPYTests.pythonNeeds)
     }
 
     func pyString(_ s: String) -> String {
@@ -60,11 +25,8 @@ final class NPYTests: XCTestCase {
     }
 
     func summary(_ path: String, values: Bool = false) throws -> [String: Any] {
-        let data = try python([NPYTests.oracle] + (values ? ["--values"] : []) + [path])
-        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw PythonFailure(description: "oracle output for \(path) is not a JSON object")
-        }
-        return object
+        try CommandRunner.pythonJSONObject([NPYTests.oracle] + (values ? ["--values"] : []) + [path],
+                                           needs: NPYTests.pythonNeeds)
     }
 
     private var tempDir: URL?
@@ -161,8 +123,9 @@ final class NPYTests: XCTestCase {
 
     func requireDataRoot() throws {
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: NPYTests.dataRoot, isDirectory: &isDir), isDir.boolValue else {
-            throw PythonFailure(description: "fixture directory \(NPYTests.dataRoot) missing")
+        guard FileManager.default.fileExists(atPath: CommandRunner.sharedData.path, isDirectory: &isDir), isDir.boolValue
+        else {
+            throw DuetError("fixture directory \(CommandRunner.sharedData.path) missing")
         }
     }
 
@@ -170,8 +133,9 @@ final class NPYTests: XCTestCase {
 
     func testEveryCSFixtureMatchesNumpy() throws {
         try requireDataRoot()
-        let paths = files(under: NPYTests.dataRoot, suffix: ".cs")
-        XCTAssertGreaterThanOrEqual(paths.count, 4, "expected the 4 .cs fixtures under \(NPYTests.dataRoot)")
+        let paths = files(under: CommandRunner.sharedData.path, suffix: ".cs")
+        XCTAssertGreaterThanOrEqual(paths.count, 4,
+                                    "expected the 4 .cs fixtures under \(CommandRunner.sharedData.path)")
         var sawEmpty = false
         for path in paths {
             let array = try NPYFile.read(path: path)
@@ -208,7 +172,7 @@ final class NPYTests: XCTestCase {
 
     func testCSFixtureTypedAccess() throws {
         try requireDataRoot()
-        let path = NPYTests.dataRoot + "/cryodrgn/real/empiar_10076_7.cs"
+        let path = CommandRunner.sharedData.path + "/cryodrgn/real/empiar_10076_7.cs"
         let cs = try NPYFile.read(path: path)
         XCTAssertEqual(cs.count, 7)
         XCTAssertEqual(try cs.int("blob/shape", row: 3, element: 1), 320)
@@ -224,8 +188,8 @@ final class NPYTests: XCTestCase {
 
     func testReferenceNPYFilesMatchNumpy() throws {
         try requireDataRoot()
-        let paths = files(under: NPYTests.dataRoot + "/cryodrgn/reference_parsed", suffix: ".npy")
-            + files(under: NPYTests.dataRoot + "/aspire/volumes", suffix: ".npy")
+        let paths = files(under: CommandRunner.sharedData.path + "/cryodrgn/reference_parsed", suffix: ".npy")
+            + files(under: CommandRunner.sharedData.path + "/aspire/volumes", suffix: ".npy")
         XCTAssertGreaterThanOrEqual(paths.count, 20)
         for path in paths {
             let array = try NPYFile.read(path: path)
@@ -241,7 +205,8 @@ final class NPYTests: XCTestCase {
             XCTAssertEqual(plain.values.reduce(0, +), sum, accuracy: 1e-9 * (number(field["abssum"]) ?? 1))
         }
         // The volume is stored in Fortran order: values come back in C order (checked by the samples above).
-        let volume = try NPYFile.readArray(path: NPYTests.dataRoot + "/aspire/volumes/clean70SRibosome_vol.npy")
+        let volume = try NPYFile.readArray(path: CommandRunner.sharedData.path
+                                               + "/aspire/volumes/clean70SRibosome_vol.npy")
         XCTAssertEqual(volume.shape, [65, 65, 65])
         XCTAssertEqual(volume[1, 2, 3], volume.values[(1 * 65 + 2) * 65 + 3])
     }
@@ -345,7 +310,7 @@ final class NPYTests: XCTestCase {
 
     func testEditFixtureKeepsUnknownFields() throws {
         try requireDataRoot()
-        let source = NPYTests.dataRoot + "/cryodrgn/metadata/cryosparc_P12_J24_001_particles.cs"
+        let source = CommandRunner.sharedData.path + "/cryodrgn/metadata/cryosparc_P12_J24_001_particles.cs"
         let original = try NPYFile.read(path: source)
         let before = try summary(source)
         var edited = original
@@ -567,7 +532,7 @@ final class NPYTests: XCTestCase {
     func testErrorsAreOneLineAndNameFileAndField() throws {
         try requireDataRoot()
         let dir = try temporaryDirectory()
-        let fixture = NPYTests.dataRoot + "/cryodrgn/real/empiar_10076_7.cs"
+        let fixture = CommandRunner.sharedData.path + "/cryodrgn/real/empiar_10076_7.cs"
         let bytes = try Data(contentsOf: URL(fileURLWithPath: fixture))
 
         let truncated = dir.appendingPathComponent("truncated.cs").path

@@ -1,22 +1,17 @@
 import DuetCore
 @testable import DuetFormats
+import DuetTestSupport
 import Foundation
 import XCTest
 
-/// Shared helpers for the STAR tests: where the package and the fixtures are, and the Python `starfile` oracle.
+/// Shared helpers for the STAR tests: the fixtures in `CommandRunner.sharedData` and the Python `starfile` oracle.
 enum StarTestSupport {
-    /// The package root: this file is `<root>/Tests/DuetFormatsTests/StarReaderTests.swift`.
-    static let packageRoot: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    /// `<package root>/../shared/data`.
-    static let dataRoot: URL = packageRoot.appendingPathComponent("../shared/data").standardizedFileURL
-
     /// The deliberate negative case: a loop row with one value too many (line 20).
-    static let negativeFixture = dataRoot.appendingPathComponent("aspire/metadata/sample.star").path
+    static let negativeFixture = CommandRunner.sharedData.appendingPathComponent("aspire/metadata/sample.star").path
 
     /// Every `*.star` file under the shared data folder, sorted.
     static func allFixtures() throws -> [String] {
+        let dataRoot = CommandRunner.sharedData
         guard let enumerator = FileManager.default.enumerator(at: dataRoot, includingPropertiesForKeys: nil) else {
             throw DuetError("cannot list \(dataRoot.path)")
         }
@@ -53,56 +48,17 @@ enum StarTestSupport {
         var error: String?
     }
 
-    /// Runs a command, returning its exit status, stdout and stderr.
-    static func run(_ arguments: [String]) throws -> (status: Int32, stdout: Data, stderr: String) {
-        let scratch = FileManager.default.temporaryDirectory
-            .appendingPathComponent("duet-star-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        let outURL = scratch.appendingPathComponent("stdout")
-        let errURL = scratch.appendingPathComponent("stderr")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        let outHandle = try FileHandle(forWritingTo: outURL)
-        let errHandle = try FileHandle(forWritingTo: errURL)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        process.currentDirectoryURL = packageRoot
-        process.standardOutput = outHandle
-        process.standardError = errHandle
-        do {
-            try process.run()
-        } catch {
-            throw DuetError("cannot start /usr/bin/env \(arguments.joined(separator: " ")): \(error)")
-        }
-        process.waitUntilExit()
-        try outHandle.close()
-        try errHandle.close()
-        let stdout = try Data(contentsOf: outURL)
-        let stderr = String(decoding: try Data(contentsOf: errURL), as: UTF8.self)
-        return (process.terminationStatus, stdout, stderr)
-    }
-
     /// Runs the oracle on `paths`. Throws (so the calling test FAILS, never skips) when python3 or `starfile` is
     /// missing, or when the oracle cannot read a file and `allowErrors` is false.
     static func oracle(_ paths: [String], allowErrors: Bool = false) throws -> [String: OracleFile] {
-        let script = packageRoot.appendingPathComponent("Tests/Oracles/star_summary.py").path
-        let result = try run(["python3", script] + paths)
-        switch result.status {
-        case 0, 1:
-            break
-        case 127:
-            throw DuetError("the STAR oracle needs python3 on PATH (/usr/bin/env python3 failed): \(result.stderr)")
-        case 3:
-            throw DuetError("the STAR oracle needs the Python 'starfile' package: "
-                + "run `python3 -m pip install starfile`. \(result.stderr)")
-        default:
-            throw DuetError("the STAR oracle failed with status \(result.status): \(result.stderr)")
-        }
+        // Status 1: starfile could not read some file; that file's object carries the error.
+        let result = try CommandRunner.pythonOutput(
+            [CommandRunner.oraclePath("star_summary.py")] + paths,
+            needs: "python3 with the Python 'starfile' package (run `python3 -m pip install starfile`)",
+            accepting: [0, 1], in: CommandRunner.packageRoot)
         var files = [String: OracleFile]()
         let decoder = JSONDecoder()
-        for line in result.stdout.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
+        for line in result.stdoutData.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
             let file = try decoder.decode(OracleFile.self, from: Data(line))
             if let error = file.error, !allowErrors {
                 throw DuetError("starfile could not read \(file.path): \(error)")
@@ -256,7 +212,7 @@ final class StarReaderTests: XCTestCase {
     // MARK: RELION layouts
 
     func testRelion31OpticsFirstOrSecondGiveSameTables() throws {
-        let root = StarTestSupport.dataRoot.appendingPathComponent("cryodrgn/real")
+        let root = CommandRunner.sharedData.appendingPathComponent("cryodrgn/real")
         let first = try StarReader.read(path: root.appendingPathComponent("relion31.star").path)
         let second = try StarReader.read(path: root.appendingPathComponent("relion31.v2.star").path)
         XCTAssertEqual(first.blocks.map(\.name), ["optics", "particles"])
@@ -270,7 +226,7 @@ final class StarReaderTests: XCTestCase {
     }
 
     func testSeveralOpticsGroups() throws {
-        let path = StarTestSupport.dataRoot.appendingPathComponent("cryodrgn/metadata/relion31.6opticsgroups.star").path
+        let path = CommandRunner.sharedData.appendingPathComponent("cryodrgn/metadata/relion31.6opticsgroups.star").path
         let document = try StarReader.read(path: path)
         let optics = try document.requiredBlock(named: "optics")
         XCTAssertEqual(try optics.intColumn("rlnOpticsGroup"), [1, 2, 3, 4, 5, 6])
@@ -283,7 +239,7 @@ final class StarReaderTests: XCTestCase {
     }
 
     func testRelion30SingleBlock() throws {
-        let path = StarTestSupport.dataRoot.appendingPathComponent("cryodrgn/real/empiar_10076_7.star").path
+        let path = CommandRunner.sharedData.appendingPathComponent("cryodrgn/real/empiar_10076_7.star").path
         let document = try StarReader.read(path: path)
         XCTAssertEqual(document.blocks.count, 1)
         let block = try document.requiredBlock(named: "")
@@ -302,7 +258,7 @@ final class StarReaderTests: XCTestCase {
     }
 
     func testDoubleColumnErrorNamesFileBlockColumnAndRow() throws {
-        let path = StarTestSupport.dataRoot.appendingPathComponent("starfile/loop_single_quote.star").path
+        let path = CommandRunner.sharedData.appendingPathComponent("starfile/loop_single_quote.star").path
         let block = try StarReader.read(path: path).requiredBlock(named: "")
         XCTAssertEqual(try block.doubleColumn("number"), [6.0, 7.0])
         XCTAssertThrowsError(try block.doubleColumn("number_and_string")) { error in

@@ -1,5 +1,6 @@
 import DuetCore
 @testable import DuetFormats
+import DuetTestSupport
 import Foundation
 import XCTest
 
@@ -187,7 +188,7 @@ final class StarWriterTests: XCTestCase {
     }
 
     func testEditingColumnsKeepsTheOthers() throws {
-        let path = StarTestSupport.dataRoot.appendingPathComponent("cryodrgn/real/relion31.star").path
+        let path = CommandRunner.sharedData.appendingPathComponent("cryodrgn/real/relion31.star").path
         var document = try StarReader.read(path: path)
         let index = try XCTUnwrap(document.blockIndex(named: "particles"))
         var table = try XCTUnwrap(document.blocks[index].table)
