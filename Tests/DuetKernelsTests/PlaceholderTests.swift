@@ -1,6 +1,0 @@
-import DuetKernels
-import XCTest
-
-final class KernelsPlaceholderTests: XCTestCase {
-    func testModuleLinks() { XCTAssertNotNil(DuetKernels.self) }
-}
