@@ -70,11 +70,12 @@ public struct LinePlotSVG: Sendable {
             """
         for i in 0...5 {
             let x = xRange.lowerBound + Double(i) / 5 * (xRange.upperBound - xRange.lowerBound)
-            let y = yRange.lowerBound + Double(i) / 5 * (yRange.upperBound - yRange.lowerBound)
             s += line(px(x), top, px(x), height - bottom, "#e5e5e5")
-            s += line(left, py(y), width - right, py(y), "#e5e5e5")
             s += "<text x=\"\(px(x))\" y=\"\(height - bottom + 18)\" text-anchor=\"middle\">\(escape(xTickLabel(x)))</text>\n"
-            s += "<text x=\"\(left - 8)\" y=\"\(py(y) + 4)\" text-anchor=\"end\">\(String(format: "%.2g", y))</text>\n"
+        }
+        for y in Self.niceTicks(yRange) {
+            s += line(left, py(y), width - right, py(y), "#e5e5e5")
+            s += "<text x=\"\(left - 8)\" y=\"\(py(y) + 4)\" text-anchor=\"end\">\(String(format: "%g", y))</text>\n"
         }
         s += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(width - left - right)\" height=\"\(height - top - bottom)\" fill=\"none\" stroke=\"black\"/>\n"
         s += "<text x=\"\((left + width - right) / 2)\" y=\"\(height - 16)\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
@@ -94,6 +95,17 @@ public struct LinePlotSVG: Sendable {
             s += "<text x=\"\(width - right - 140)\" y=\"\(y)\">\(escape(curve.label))</text>\n"
         }
         return s + "</svg>\n"
+    }
+
+    /// Tick values at multiples of 1, 2 or 5 × 10ᵏ, about five across the range.
+    static func niceTicks(_ range: ClosedRange<Double>) -> [Double] {
+        let span = range.upperBound - range.lowerBound
+        guard span > 0 else { return [range.lowerBound] }
+        let magnitude = pow(10, (log10(span / 5)).rounded(.down))
+        let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { span / $0 <= 6 } ?? 10 * magnitude
+        let first = (range.lowerBound / step).rounded(.up)
+        // Rounded to 1e-9 so 0.6000000001 prints as 0.6; `+ 0` turns -0 into 0.
+        return stride(from: first, through: range.upperBound / step + 1e-9, by: 1).map { ($0 * step * 1e9).rounded() / 1e9 + 0 }
     }
 
     private func line(_ x1: Double, _ y1: Double, _ x2: Double, _ y2: Double, _ colour: String, widthPx: Double = 1) -> String {

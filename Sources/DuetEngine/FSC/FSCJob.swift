@@ -1,0 +1,64 @@
+import DuetCore
+import DuetFormats
+import DuetKernels
+import Foundation
+
+/// `duet fsc A B [--mask M]`: the Fourier shell correlation between two maps of the same cubic box, unmasked and,
+/// with a mask, masked with the phase-randomisation correction of Chen et al. (2013). Writes `<out>.star` and
+/// `<out>.svg` and returns the summary.
+public enum FSCJob {
+    public struct Configuration: Sendable {
+        public var mapA: String
+        public var mapB: String
+        public var mask: String?
+        /// Output prefix: `<prefix>.star` and `<prefix>.svg`.
+        public var outputPrefix: String
+        /// Overrides the maps' header pixel size.
+        public var pixelSize_A: Double?
+        public var seed: UInt64
+
+        public init(mapA: String, mapB: String, mask: String?, outputPrefix: String, pixelSize_A: Double?, seed: UInt64) {
+            self.mapA = mapA
+            self.mapB = mapB
+            self.mask = mask
+            self.outputPrefix = outputPrefix
+            self.pixelSize_A = pixelSize_A
+            self.seed = seed
+        }
+    }
+
+    public static func run(_ configuration: Configuration) throws -> FSCReport {
+        let a = try MRCFile.readVolume(path: configuration.mapA)
+        let b = try MRCFile.readVolume(path: configuration.mapB)
+        let box = try cubicBox(a, configuration.mapA)
+        guard (b.nx, b.ny, b.nz) == (a.nx, a.ny, a.nz) else {
+            throw DuetError("\(configuration.mapB) is \(b.nx)×\(b.ny)×\(b.nz) but \(configuration.mapA) is \(box)³")
+        }
+        guard let pixelSize_A = configuration.pixelSize_A ?? a.pixelSize_A.map(Double.init) ?? b.pixelSize_A.map(Double.init)
+        else { throw DuetError("\(configuration.mapA) has no pixel size in its header: pass --pixel-size") }
+
+        let unmasked = FourierShellCorrelation.curve(a.data, b.data, box: box, pixelSize_A: pixelSize_A)
+        var masked: MaskedFSCResult?
+        if let maskPath = configuration.mask {
+            let mask = try MRCFile.readVolume(path: maskPath)
+            guard (mask.nx, mask.ny, mask.nz) == (a.nx, a.ny, a.nz) else {
+                throw DuetError("mask \(maskPath) is \(mask.nx)×\(mask.ny)×\(mask.nz) but the maps are \(box)³")
+            }
+            masked = FourierShellCorrelation.maskedCorrected(a.data, b.data, mask: mask.data, box: box,
+                                                             pixelSize_A: pixelSize_A, seed: configuration.seed)
+        }
+        let report = FSCReport(unmasked: unmasked, masked: masked)
+        try StarWriter.write(report.starDocument(), to: configuration.outputPrefix + ".star")
+        let title = URL(fileURLWithPath: configuration.mapA).lastPathComponent + " vs "
+            + URL(fileURLWithPath: configuration.mapB).lastPathComponent
+        try AtomicFile.write(report.plot(title: title).render(), to: configuration.outputPrefix + ".svg")
+        return report
+    }
+
+    private static func cubicBox(_ volume: MRCVolume, _ path: String) throws -> Int {
+        guard volume.nx == volume.ny && volume.ny == volume.nz else {
+            throw DuetError("\(path) is \(volume.nx)×\(volume.ny)×\(volume.nz): FSC needs a cubic map")
+        }
+        return volume.nx
+    }
+}
