@@ -83,7 +83,10 @@ public enum CryosparcParticles {
         } else {
             array = try NPYStructuredArray(fields: [NPYField("uid", .uint64)], count: particles.count, source: "particles.cs")
             // SplitMix64 of the row number: distinct, reproducible 64-bit ids like CryoSPARC's.
-            try array.setUInt64s("uid", to: particles.indices.map { splitMix64(UInt64($0) &+ 0x4475_6574) })
+            try array.setUInt64s("uid", to: particles.indices.map { row in
+                var state = UInt64(row) &+ 0x4475_6574
+                return SeededGenerator.splitMix64(&state)
+            })
         }
 
         let longest = particles.map { $0.image.path.utf8.count }.max() ?? 1
@@ -167,12 +170,5 @@ public enum CryosparcParticles {
             try array.removeField(name)
         }
         try array.addField(name, dtype, shape: shape)
-    }
-
-    private static func splitMix64(_ seed: UInt64) -> UInt64 {
-        var z = seed &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

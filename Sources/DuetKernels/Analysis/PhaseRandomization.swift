@@ -1,3 +1,4 @@
+import DuetCore
 /// Randomisation of Fourier phases beyond a shell (Chen et al. 2013, the noise-substitution test behind the masked
 /// FSC correction).
 public enum PhaseRandomization {
@@ -16,7 +17,7 @@ public enum PhaseRandomization {
     /// In-place phase randomisation of a half spectrum (interleaved, FFTW layout of `FSCVolumeFFT`). Corner
     /// coefficients beyond box/2 count as beyond every shell.
     static func randomize(_ spectrum: inout [Double], shells: FSCShellIndex, beyondShell: Int, seed: UInt64) {
-        var rng = FSCRandomGenerator(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         let box = shells.box
         let half = box / 2 + 1
         spectrum.withUnsafeMutableBufferPointer { f in
