@@ -36,6 +36,11 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        .executableTarget(name: "duet-bench", dependencies: ["DuetKernels", "DuetCore", "CReferenceKernels"],
+                          path: "Benchmarks/DuetBench"),
+        .target(name: "CReferenceKernels", path: "Benchmarks/CReference",
+                cSettings: [.unsafeFlags(["-O3", "-march=native", "-ffp-contract=fast"])]),
+
         .target(name: "DuetTestSupport", path: "Tests/DuetTestSupport"),
         .testTarget(name: "DuetCoreTests", dependencies: ["DuetCore"]),
         .testTarget(name: "DuetKernelsTests", dependencies: ["DuetKernels", "DuetCore", "DuetFormats", "DuetTestSupport"]),

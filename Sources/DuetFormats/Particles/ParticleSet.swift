@@ -31,6 +31,8 @@ public enum ParticleSource: Sendable {
     case star(StarDocument, particleBlock: String)
     /// A CryoSPARC `.cs` structured array.
     case cryosparc(NPYStructuredArray)
+    /// Made by Duet (e.g. simulated): no original columns to keep.
+    case generated
 }
 
 /// Particles read from a RELION STAR or CryoSPARC `.cs` file, in file order, in the common `Particle` model.

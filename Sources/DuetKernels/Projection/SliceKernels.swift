@@ -1,0 +1,168 @@
+import DuetCore
+import Foundation
+
+/// Per-image parameters of the slice kernels: the two rotated, oversampled axes and the translation phases.
+///
+/// Geometry (RELION's `Projector::project`, checked against `relion_project` in the tests): image frequency
+/// `(kx, ky)` samples the volume at padded frequency `scale · (kx · row0 + ky · row1)`, where `row0`, `row1` are
+/// the first two rows of the RELION rotation matrix.
+struct SliceGeometry {
+    var axisX: SIMD3<Float>
+    var axisY: SIMD3<Float>
+
+    init(rotation: Rotation, scale: Double) {
+        axisX = SIMD3<Float>(rotation.row0 * scale)
+        axisY = SIMD3<Float>(rotation.row1 * scale)
+    }
+}
+
+/// Translation phase tables of one image: a translation by `t` pixels multiplies centred coefficient `(kx, ky)`
+/// by `exp(−2πi (kx·tx + ky·ty)/box)` = `phaseX[kx] · phaseY[row]`.
+enum TranslationPhases {
+    /// Fills `phaseX[0…box/2]` and `phaseY[0..<box]` (rows in FFT order) for translation `t` (pixels).
+    static func fill(translation t: SIMD2<Double>, box: Int, phaseX: UnsafeMutablePointer<SIMD2<Float>>,
+                     phaseY: UnsafeMutablePointer<SIMD2<Float>>) {
+        let w = -2 * Double.pi / Double(box)
+        for x in 0...(box / 2) {
+            let a = w * Double(x) * t.x
+            phaseX[x] = SIMD2(Float(cos(a)), Float(sin(a)))
+        }
+        for row in 0..<box {
+            let ky = row <= box / 2 ? row : row - box
+            let a = w * Double(ky) * t.y
+            phaseY[row] = SIMD2(Float(cos(a)), Float(sin(a)))
+        }
+    }
+
+    /// Runs `body` with stack-allocated phase tables for `t`, or `nil` tables when `t` is zero.
+    static func with<R>(translation t: SIMD2<Double>, box: Int,
+                        _ body: (UnsafePointer<SIMD2<Float>>?, UnsafePointer<SIMD2<Float>>?) -> R) -> R {
+        if t == .zero { return body(nil, nil) }
+        return withUnsafeTemporaryAllocation(of: SIMD2<Float>.self, capacity: box / 2 + 1 + box) { table in
+            let px = table.baseAddress!, py = px + (box / 2 + 1)
+            fill(translation: t, box: box, phaseX: px, phaseY: py)
+            return body(UnsafePointer(px), UnsafePointer(py))
+        }
+    }
+}
+
+@inline(__always) func complexMultiply(_ a: SIMD2<Float>, _ b: SIMD2<Float>) -> SIMD2<Float> {
+    SIMD2(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x)
+}
+
+@inline(__always) func complexMultiplyConjugate(_ a: SIMD2<Float>, _ b: SIMD2<Float>) -> SIMD2<Float> {
+    SIMD2(a.x * b.x + a.y * b.y, a.y * b.x - a.x * b.y)   // a · conj(b)
+}
+
+/// Largest `x ≥ 0` with `x² + y² ≤ r²` (−1 if none).
+@inline(__always) func rowHalfWidth(y: Int, radius r: Int) -> Int {
+    let rest = r * r - y * y
+    if rest < 0 { return -1 }
+    var x = Int(Double(rest).squareRoot())
+    while x * x > rest { x -= 1 }
+    while (x + 1) * (x + 1) <= rest { x += 1 }
+    return x
+}
+
+/// The image-frequency `y` of half-plane row `row`, or `nil` if the row lies outside radius `r` (RELION's rule:
+/// rows `0…r` are `+row`, rows `box−r…box−1` are `row − box`).
+@inline(__always) func rowFrequency(_ row: Int, box: Int, radius r: Int) -> Int? {
+    if row <= r { return row }
+    if row >= box - r { return row - box }
+    return nil
+}
+
+/// Extracts one central slice by trilinear interpolation into the half-plane `out` (`box` rows of `box/2 + 1`),
+/// zero outside radius `r`. `volume` is the centred storage of a `FourierGrid`.
+func extractSlice(volume: UnsafePointer<SIMD2<Float>>, grid: FourierGrid, geometry g: SliceGeometry, radius r: Int,
+                  phaseX: UnsafePointer<SIMD2<Float>>?, phaseY: UnsafePointer<SIMD2<Float>>?,
+                  out: UnsafeMutablePointer<SIMD2<Float>>) {
+    let box = grid.box, hx = box / 2 + 1
+    let nx = grid.nx, nxy = grid.nx * grid.ny
+    let offset = Float(grid.halfExtent)
+    for row in 0..<box {
+        let o = out + row * hx
+        guard let y = rowFrequency(row, box: box, radius: r) else {
+            o.update(repeating: .zero, count: hx)
+            continue
+        }
+        let xMax = rowHalfWidth(y: y, radius: r)
+        let base = Float(y) * g.axisY
+        let rowPhase = phaseY?[row] ?? SIMD2(1, 0)
+        if xMax >= 0 {
+            for x in 0...xMax {
+                var p = base + Float(x) * g.axisX
+                // Friedel: only x ≥ 0 is stored; V(−k) = conj V(k).
+                let sign: Float = p.x < 0 ? -1 : 1
+                p *= sign
+                let px = p.x, py = p.y + offset, pz = p.z + offset   // all ≥ 0: truncation is floor
+                let x0 = Int(px), y0 = Int(py), z0 = Int(pz)
+                let fx = px - Float(x0), fy = py - Float(y0), fz = pz - Float(z0)
+                let q = volume + (x0 + nx * y0 + nxy * z0)
+                let c000 = q[0], c100 = q[1], c010 = q[nx], c110 = q[nx + 1]
+                let c001 = q[nxy], c101 = q[nxy + 1], c011 = q[nxy + nx], c111 = q[nxy + nx + 1]
+                let c00 = c000 + (c100 - c000) * fx, c10 = c010 + (c110 - c010) * fx
+                let c01 = c001 + (c101 - c001) * fx, c11 = c011 + (c111 - c011) * fx
+                let c0 = c00 + (c10 - c00) * fy, c1 = c01 + (c11 - c01) * fy
+                var v = c0 + (c1 - c0) * fz
+                v.y *= sign
+                if let phaseX { v = complexMultiply(v, complexMultiply(phaseX[x], rowPhase)) }
+                o[x] = v
+            }
+        }
+        if xMax + 1 < hx { (o + (xMax + 1)).update(repeating: .zero, count: hx - xMax - 1) }
+    }
+}
+
+/// The adjoint of `extractSlice`: adds `conj(phase) · slice` into `numerator` and `sliceWeight` into `weights`,
+/// both by trilinear scatter (Friedel-consistent: a sample at `x < 0` goes, conjugated, to `−k`).
+/// `sliceWeights == nil` means weight 1 everywhere.
+func insertSlice(numerator: UnsafeMutablePointer<SIMD2<Float>>, weights: UnsafeMutablePointer<Float>,
+                 grid: FourierGrid, geometry g: SliceGeometry, radius r: Int,
+                 phaseX: UnsafePointer<SIMD2<Float>>?, phaseY: UnsafePointer<SIMD2<Float>>?,
+                 slice: UnsafePointer<SIMD2<Float>>, sliceWeights: UnsafePointer<Float>?) {
+    // Weight 1 everywhere is read through a one-element table with stride 0, so the loop has no branch on it.
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 1) { one in
+        one[0] = 1
+        let weightStride = sliceWeights == nil ? 0 : 1
+        let weightBase = sliceWeights ?? UnsafePointer(one.baseAddress!)
+        let box = grid.box, hx = box / 2 + 1
+        let nx = grid.nx, nxy = grid.nx * grid.ny
+        let offset = Float(grid.halfExtent)
+        for row in 0..<box {
+            guard let y = rowFrequency(row, box: box, radius: r) else { continue }
+            let xMax = rowHalfWidth(y: y, radius: r)
+            if xMax < 0 { continue }
+            let s = slice + row * hx
+            let sw = weightBase + weightStride * row * hx
+            let base = Float(y) * g.axisY
+            let rowPhase = phaseY?[row] ?? SIMD2(1, 0)
+            for x in 0...xMax {
+                var v = s[x]
+                if let phaseX { v = complexMultiplyConjugate(v, complexMultiply(phaseX[x], rowPhase)) }
+                var p = base + Float(x) * g.axisX
+                let sign: Float = p.x < 0 ? -1 : 1
+                p *= sign
+                v.y *= sign
+                let px = p.x, py = p.y + offset, pz = p.z + offset
+                let x0 = Int(px), y0 = Int(py), z0 = Int(pz)
+                let fx = px - Float(x0), fy = py - Float(y0), fz = pz - Float(z0)
+                let gx = 1 - fx, gy = 1 - fy, gz = 1 - fz
+                let w000 = gx * gy * gz, w100 = fx * gy * gz, w010 = gx * fy * gz, w110 = fx * fy * gz
+                let w001 = gx * gy * fz, w101 = fx * gy * fz, w011 = gx * fy * fz, w111 = fx * fy * fz
+                let i = x0 + nx * y0 + nxy * z0
+                let q = numerator + i
+                q[0] += v * w000; q[1] += v * w100
+                q[nx] += v * w010; q[nx + 1] += v * w110
+                q[nxy] += v * w001; q[nxy + 1] += v * w101
+                q[nxy + nx] += v * w011; q[nxy + nx + 1] += v * w111
+                let w = sw[x * weightStride]
+                let qw = weights + i
+                qw[0] += w * w000; qw[1] += w * w100
+                qw[nx] += w * w010; qw[nx + 1] += w * w110
+                qw[nxy] += w * w001; qw[nxy + 1] += w * w101
+                qw[nxy + nx] += w * w011; qw[nxy + nx + 1] += w * w111
+            }
+        }
+    }
+}

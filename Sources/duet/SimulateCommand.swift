@@ -1,0 +1,59 @@
+import ArgumentParser
+import DuetEngine
+
+/// `duet simulate MAP --out DIR`: particles with known truth from a map.
+struct SimulateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "simulate",
+        abstract: "Simulate a particle stack with CTF, shifts and noise from a map (writes particles.star/.mrcs and truth.star).")
+
+    @Argument(help: "Map (MRC, cubic).")
+    var map: String
+
+    @Option(help: "Output directory.")
+    var out: String
+
+    @Option(help: "Number of particles with uniformly random poses (with --poses-from: use at most this many).")
+    var count: Int?
+
+    @Option(help: "Take poses and CTF from this STAR or .cs file instead of random ones.")
+    var posesFrom: String?
+
+    @Option(help: "Signal-to-noise ratio (mean clean-image variance over the whole box / noise variance).")
+    var snr: Double = 0.1
+
+    @Flag(help: "Write noiseless images.")
+    var noNoise = false
+
+    @Flag(help: "Do not apply the CTF.")
+    var noCtf = false
+
+    @Option(help: "Random seed.")
+    var seed: UInt64 = 1
+
+    @Option(name: .customLong("pixel-size"), help: "Pixel size in Å, when the map's header lacks it.")
+    var pixelSize_A: Double?
+
+    @Option(name: .customLong("defocus-min"), help: "Smallest random defocus, Å.")
+    var defocusMin_A: Double = 10_000
+
+    @Option(name: .customLong("defocus-max"), help: "Largest random defocus, Å.")
+    var defocusMax_A: Double = 25_000
+
+    @Option(name: .customLong("max-shift"), help: "Random shifts are uniform in ± this many Å (default 3 pixels).")
+    var maxShift_A: Double?
+
+    func run() throws {
+        var configuration = Simulation.Configuration(mapPath: map, outputDirectory: out)
+        configuration.count = count
+        configuration.posesFrom = posesFrom
+        configuration.snr = noNoise ? nil : snr
+        configuration.applyCTF = !noCtf
+        configuration.seed = seed
+        configuration.pixelSize_A = pixelSize_A
+        configuration.defocusMin_A = defocusMin_A
+        configuration.defocusMax_A = defocusMax_A
+        configuration.maxShift_A = maxShift_A
+        print(try Simulation.run(configuration))
+    }
+}
