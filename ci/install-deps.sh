@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what Duet needs on a fresh Debian 12 machine: OpenMPI, FFTW3 (with MPI), parallel HDF5, CMake/Ninja,
+# RELION (its relion_project and relion_reconstruct are the reference the tests compare against),
 # and the Python packages the tests use as independent oracles (never needed by `duet` itself).
 set -euo pipefail
 
 packages=(libopenmpi-dev openmpi-bin libfftw3-dev libfftw3-mpi-dev libhdf5-openmpi-dev hdf5-tools
-          pkg-config cmake ninja-build)
+          pkg-config cmake ninja-build relion)
 # The machine's own Python is used when there is one; Debian's otherwise.
 command -v python3 >/dev/null || packages+=(python3 python3-pip)
 

@@ -1,0 +1,29 @@
+import DuetCore
+import DuetFormats
+
+/// Reads particle images from their MRC stacks, keeping each stack open, and checks that each image exists and has
+/// the expected box. One reader per thread (an `MRCFile` is not thread-safe).
+final class ParticleImageReader {
+    private let set: ParticleSet
+    private var stacks: [String: MRCFile] = [:]
+
+    init(set: ParticleSet) {
+        self.set = set
+    }
+
+    /// Reads the image of `particle` into `image` (`box²` floats).
+    func read(_ particle: Particle, box: Int, into image: UnsafeMutableBufferPointer<Float>) throws {
+        let path = set.imagePath(of: particle)
+        let stack: MRCFile
+        if let open = stacks[path] {
+            stack = open
+        } else {
+            stack = try MRCFile(path: path)
+            stacks[path] = stack
+        }
+        guard stack.nx == box && stack.ny == box else {
+            throw DuetError("\(path) holds \(stack.nx)×\(stack.ny) images, expected \(box)×\(box)")
+        }
+        try stack.readImages(range: particle.image.index..<(particle.image.index + 1), into: image)
+    }
+}

@@ -1,0 +1,101 @@
+import DuetComm
+import DuetCore
+import DuetFormats
+import DuetKernels
+import Foundation
+
+/// `duet reconstruct` (CryoSPARC "Homogeneous Reconstruction Only", `relion_reconstruct`): direct Fourier
+/// reconstruction of each half-set from particles at their given poses, with CTF correction (Σ CTF·image /
+/// Σ CTF²). Writes the unfiltered half maps `half_A.mrc`, `half_B.mrc`, the full map `map.mrc`, the FSC between the
+/// halves (`fsc.star`, `fsc.svg`) and the particles with the half-set split used (`particles.star`).
+///
+/// Distributed: every rank reads the metadata, takes every `size`-th particle (rank `r` those with index ≡ r),
+/// reads only its own images and back-projects them; the numerators and weights are summed over the communicator
+/// and rank 0 reconstructs and writes. Halves are kept from the input or drawn 50/50 from the seed.
+public enum Reconstruction {
+    public struct Configuration: Sendable {
+        public var particlesPath: String
+        public var outputDirectory: String
+        public var pixelSize_A: Double?
+        public var applyCTF = true
+        /// Random split seed, used when the input has no half-set split (or `resplit` is set).
+        public var seed: UInt64 = 1
+        public var resplit = false
+
+        public init(particlesPath: String, outputDirectory: String) {
+            self.particlesPath = particlesPath
+            self.outputDirectory = outputDirectory
+        }
+    }
+
+    /// Runs the reconstruction (collective over `communicator`); returns the summary on rank 0, nil elsewhere.
+    public static func run(_ c: Configuration, communicator: Communicator) throws -> String? {
+        var set = try ParticleFile.read(c.particlesPath, pixelSize_A: c.pixelSize_A)
+        set.fillMissingBoxSizesFromStacks()
+        let (box, pixelSize_A) = try validate(set, path: c.particlesPath)
+        assignHalves(&set, seed: c.seed, resplit: c.resplit)
+
+        let grid = FourierGrid(box: box)
+        let backProjection = HalfSetBackProjection(box: box, pixelSize_A: pixelSize_A, applyCTF: c.applyCTF)
+        var sums: [BackProjector] = []
+        for half in HalfSet.allCases {
+            let mine = set.particles.enumerated().filter { $0.offset % communicator.size == communicator.rank && $0.element.halfSet == half }
+            let backProjector = BackProjector(grid: grid)
+            try backProjection.accumulate(mine.map(\.element), from: set, into: backProjector)
+            try communicator.allreduceSum(backProjector.numerator.buffer)
+            try communicator.allreduceSum(backProjector.weight.buffer)
+            sums.append(backProjector)
+        }
+        guard communicator.isRoot else { return nil }
+
+        let directory = c.outputDirectory
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let halfA = sums[0].reconstruct(), halfB = sums[1].reconstruct()
+        let full = BackProjector(grid: grid)
+        for i in 0..<grid.count {
+            full.numerator[i] = sums[0].numerator[i] + sums[1].numerator[i]
+            full.weight[i] = sums[0].weight[i] + sums[1].weight[i]
+        }
+        let map = full.reconstruct()
+        for (name, data) in [("half_A", halfA), ("half_B", halfB), ("map", map)] {
+            try MRCWriter.writeVolume(nx: box, ny: box, nz: box, data: data, pixelSize_A: Float(pixelSize_A),
+                                      to: "\(directory)/\(name).mrc")
+        }
+        let fsc = FSCReport(unmasked: FourierShellCorrelation.curve(halfA, halfB, box: box, pixelSize_A: pixelSize_A),
+                            masked: nil)
+        try StarWriter.write(fsc.starDocument(), to: directory + "/fsc.star")
+        try AtomicFile.write(fsc.plot(title: "half A vs half B").render(), to: directory + "/fsc.svg")
+        try ParticleFile.write(set, to: directory + "/particles.star")
+        let counts = HalfSet.allCases.map { half in set.particles.filter { $0.halfSet == half }.count }
+        return "reconstructed \(counts[0]) + \(counts[1]) particles (box \(box), \(String(format: "%g", pixelSize_A)) Å/px) "
+            + "on \(communicator.size) rank(s); \(fsc.summary); maps in \(directory)/"
+    }
+
+    /// The common box and pixel size; every particle must have a pose.
+    static func validate(_ set: ParticleSet, path: String) throws -> (box: Int, pixelSize_A: Double) {
+        guard let first = set.particles.first else { throw DuetError("\(path) has no particles") }
+        guard let box = first.boxSize else {
+            throw DuetError("\(path): image size unknown (no rlnImageSize and no readable stack)")
+        }
+        guard let pixelSize_A = first.pixelSize_A else { throw DuetError("\(path): pixel size unknown: pass --pixel-size") }
+        for (i, particle) in set.particles.enumerated() {
+            guard particle.pose != nil else { throw DuetError("\(path): particle \(i + 1) has no pose") }
+            guard particle.boxSize == box, let pixel = particle.pixelSize_A, abs(pixel - pixelSize_A) < 1e-4 else {
+                throw DuetError("\(path): particle \(i + 1) has box \(particle.boxSize.map(String.init) ?? "?") at "
+                    + "\(particle.pixelSize_A.map { String($0) } ?? "?") Å/px; all must share box \(box) at \(pixelSize_A) Å/px")
+            }
+        }
+        return (box, pixelSize_A)
+    }
+
+    /// Keeps the input's split when every particle has one; otherwise splits 50/50 at random from `seed`.
+    static func assignHalves(_ set: inout ParticleSet, seed: UInt64, resplit: Bool) {
+        guard resplit || set.particles.contains(where: { $0.halfSet == nil }) else { return }
+        var order = Array(set.particles.indices)
+        var generator = SeededGenerator(seed: seed, stream: 0x5917)
+        order.shuffle(using: &generator)
+        for (rank, index) in order.enumerated() {
+            set.particles[index].halfSet = rank < order.count / 2 ? .a : .b
+        }
+    }
+}
