@@ -5,7 +5,7 @@
 ///
 ///     FSC(s) = Σ Re(A·B*) / sqrt(Σ |A|² · Σ |B|²)
 ///
-/// The Fourier transform is the private FFTW helper `FSCVolumeFFT` (3-D r2c, double precision).
+/// The Fourier transform is `FSCVolumeFFT` (3-D r2c, double precision, over the shared FFT layer).
 public enum FourierShellCorrelation {
     /// The FSC curve of `a` and `b` (each `box³` voxels).
     public static func curve(_ a: [Float], _ b: [Float], box: Int, pixelSize_A: Double) -> FSCCurve {
