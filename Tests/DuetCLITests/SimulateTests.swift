@@ -1,5 +1,6 @@
 import DuetCore
 import DuetFormats
+import DuetKernels
 import DuetTestSupport
 import Foundation
 import XCTest
@@ -29,6 +30,22 @@ final class SimulateTests: XCTestCase {
             let a = try ours.readSection(index: i), b = try theirs.readSection(index: i)
             XCTAssertGreaterThan(Self.ncc(a, b), 0.99, "image \(i)")
         }
+    }
+
+    /// The other direction: RELION reconstructs Duet's particles back to the map they were made from.
+    func testRelionReconstructsDuetParticlesToTheTruth() throws {
+        let directory = try CommandRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let simulated = try CommandRunner.duet(["simulate", map, "--out", directory.path, "--count", "400", "--no-noise",
+                                                "--seed", "5", "--max-shift", "8"])
+        XCTAssertEqual(simulated.status, 0, simulated.stderr)
+        let relion = try CommandRunner.run("/usr/bin/env", ["relion_reconstruct", "--i", "truth.star", "--ctf",
+                                                            "--o", "relion.mrc"], in: directory)
+        XCTAssertEqual(relion.status, 0, "relion_reconstruct (Debian package relion) failed: \(relion.stderr)")
+        let truth = try MRCFile.readVolume(path: map)
+        let reconstruction = try MRCFile.readVolume(path: directory.appendingPathComponent("relion.mrc").path)
+        let curve = FourierShellCorrelation.curve(reconstruction.data, truth.data, box: 64, pixelSize_A: 4.4)
+        XCTAssertGreaterThan(curve.values[16], 0.9, "RELION's map of Duet's particles vs the truth: \(curve.values)")
     }
 
     func testNoiseFollowsSNRAndSeedFixesOutput() throws {
