@@ -6,18 +6,11 @@ import XCTest
 
 /// Helpers shared by the FFT and projection tests.
 enum KernelTestSupport {
-    /// Deterministic pseudo-random numbers in [−1, 1) (SplitMix64).
+    /// Deterministic pseudo-random numbers in [−1, 1).
     struct Random {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> Double {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
-            return Double(z >> 11) / Double(1 << 53) * 2 - 1
-        }
+        var generator: SeededGenerator
+        init(seed: UInt64) { generator = SeededGenerator(seed: seed) }
+        mutating func next() -> Double { generator.nextUnit() * 2 - 1 }
         mutating func floats(_ n: Int) -> [Float] { (0..<n).map { _ in Float(next()) } }
         mutating func complexes(_ n: Int) -> [SIMD2<Float>] { (0..<n).map { _ in SIMD2(Float(next()), Float(next())) } }
     }

@@ -1,22 +1,15 @@
+import DuetCore
 import DuetFormats
 import DuetKernels
 import DuetTestSupport
 import Foundation
 import XCTest
 
-/// Deterministic Gaussian samples for the tests (SplitMix64 + Box–Muller).
+/// Deterministic Gaussian samples for the tests.
 private struct TestGaussian {
-    var state: UInt64
-    mutating func uniform() -> Double {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return (Double((z ^ (z >> 31)) >> 11) + 0.5) * 0x1p-53
-    }
-    mutating func next() -> Double {
-        (-2 * log(uniform())).squareRoot() * cos(2 * .pi * uniform())
-    }
+    var generator: SeededGenerator
+    init(state: UInt64) { generator = SeededGenerator(seed: state) }
+    mutating func next() -> Double { generator.nextGaussian() }
     mutating func volume(_ box: Int, sigma: Double = 1) -> [Float] {
         (0..<(box * box * box)).map { _ in Float(sigma * next()) }
     }

@@ -5,15 +5,10 @@ import XCTest
 
 /// Deterministic uniform random rotations (normalised 4-D Gaussian quaternions).
 private struct RandomRotations {
-    var state: UInt64
-    mutating func uniform() -> Double {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return (Double((z ^ (z >> 31)) >> 11) + 0.5) * 0x1p-53
-    }
-    private mutating func gaussian() -> Double { (-2 * log(uniform())).squareRoot() * cos(2 * .pi * uniform()) }
+    var generator: SeededGenerator
+    init(state: UInt64) { generator = SeededGenerator(seed: state) }
+    mutating func uniform() -> Double { generator.nextUnit() }
+    private mutating func gaussian() -> Double { generator.nextGaussian() }
     mutating func quaternion() -> SIMD4<Double> {
         let q = SIMD4(gaussian(), gaussian(), gaussian(), gaussian())
         let n = q / (q * q).sum().squareRoot()
