@@ -1,0 +1,368 @@
+import DuetCore
+import Foundation
+
+/// Pose posterior under a per-shell Gaussian noise model (CryoSPARC/RELION-style expectation step).
+///
+/// ## Model
+/// For image `X` (centred half-plane spectrum), CTF `C`, rotation `R`, in-plane shift `t` (pixels) and the slice
+/// `P = P_R V` (`FourierVolume.project`, no translation), the log-likelihood is
+///
+///     LL(R, t) = −Σ_k f_k · |X_k − C_k · S_t(k) · P_k|² / (2 σ²(shell k))
+///
+/// over the half-plane coefficients `k = (kx, ky)` with `minRadius² ≤ kx² + ky² ≤ radius²`, where
+/// `shell k = round(|k|)`, `S_t(k) = exp(−2πi (kx·tx + ky·ty)/box)` (the phase of `FourierVolume.project`'s
+/// `translation_px = t`), and `f_k` is the Friedel weight: 1 for the `kx = 0` column and (even box) the
+/// `kx = box/2` column, 2 otherwise, so the sum equals the sum over the full plane of a Hermitian spectrum.
+/// The Gaussian normalising constant is dropped (it is the same for every pose).
+///
+/// ## Implementation
+/// Since `|S_t| = 1`, expanding the square gives
+///
+///     LL = c + Σ_k Re(conj(B_{t,k}) · P_k) − Σ_k Q_k · |P_k|²
+///     c = −Σ f |X|² / (2σ²),   B_{t,k} = f C conj(S_t(k)) X_k / σ²,   Q_k = f C² / (2σ²)
+///
+/// The shift is applied on the image side: `B` (a compact array of the coefficients inside the annulus, padded to
+/// a multiple of 16) and `Q` are precomputed once per image and shift, so scoring a pose is one real dot product
+/// of length `2n` (`n` coefficients in the annulus) plus, per image and rotation (shared by all shifts), one dot
+/// of `Q` with `|P|²`. This is cheaper than shifting the slice (which would cost a complex multiply per
+/// coefficient per rotation and shift) and lets the precomputation be reused for every rotation.
+///
+/// Each rotation is projected once (at `radius_px`) and shared by all images and shifts. Rotations are processed
+/// in fixed blocks of `rotationBlock` (the slices of a block stay in cache while every `B` streams past them);
+/// blocks are distributed over threads. Per block and image the kernel keeps the block maximum, `Σ exp(LL − m)`,
+/// `Σ exp(2(LL − m))` and the poses within `log(relativeThreshold)` of the block maximum; the final reduction per
+/// image runs over blocks in index order, so results are bitwise independent of the thread count. Dot products
+/// accumulate in `SIMD16<Float>` lanes (each lane sums ≈ 2n/32 terms) and are reduced in Double.
+public enum PosePosteriorKernel {
+    /// Number of rotations per work block (fixed so that results do not depend on the thread count).
+    public static let rotationBlock = 8
+
+    /// Computes the posterior over `candidates × shifts_px` for every image of `images`.
+    ///
+    /// - Parameters:
+    ///   - volume: the current map; `images.box` must equal `volume.grid.box`.
+    ///   - rotations: the rotation list; `candidates` index into it (`nil`: every rotation).
+    ///   - shifts_px: in-plane shifts in pixels, convention of `FourierVolume.project`'s `translation_px`
+    ///     (the image is modelled as the projection translated by `t`).
+    ///   - noiseVariance: σ² per shell (index = `round(|k|)` in image Fourier pixels), > 0 for every shell up to
+    ///     `round(settings.radius_px)`; in the units of `|X|²` (squared unnormalised-DFT coefficients), the variance
+    ///     of each of the real and imaginary parts of the noise (complex Gaussian: `E|n_k|² = 2σ²`).
+    ///   - settings: radii, output threshold, threads.
+    /// - Returns: one `PosePosterior` per image, in image order.
+    public static func posteriors(volume: FourierVolume, images: PoseImageBatch, rotations: [Rotation],
+                                  candidates: [Int]? = nil, shifts_px: [SIMD2<Double>], noiseVariance: [Double],
+                                  settings: PoseSearchSettings) -> [PosePosterior] {
+        let grid = volume.grid
+        precondition(images.box == grid.box, "PosePosteriorKernel: image box \(images.box) ≠ volume box \(grid.box)")
+        precondition(settings.radius_px >= 0 && settings.radius_px <= grid.maxRadius_px,
+                     "PosePosteriorKernel: radius \(settings.radius_px) outside 0…\(grid.maxRadius_px)")
+        precondition(settings.relativeThreshold >= 0 && settings.relativeThreshold < 1, "bad relativeThreshold")
+        let rotationIndices = candidates ?? Array(rotations.indices)
+        precondition(!rotationIndices.isEmpty && !shifts_px.isEmpty, "PosePosteriorKernel: no poses")
+        precondition(rotationIndices.allSatisfy { rotations.indices.contains($0) }, "candidate index out of range")
+        let imageCount = images.count
+        if imageCount == 0 { return [] }
+
+        let layout = AnnulusLayout(box: grid.box, radius: settings.radius_px, minRadius: settings.minRadius_px)
+        precondition(layout.count > 0, "PosePosteriorKernel: no Fourier coefficient inside the radii")
+        precondition(noiseVariance.count > layout.maxShell, "PosePosteriorKernel: σ² needs \(layout.maxShell + 1) shells")
+        for s in 0...layout.maxShell {
+            precondition(noiseVariance[s] > 0 && noiseVariance[s].isFinite, "PosePosteriorKernel: σ²[\(s)] must be > 0")
+        }
+        let prepared = PreparedImages(images: images, layout: layout, shifts: shifts_px, noiseVariance: noiseVariance,
+                                      threads: settings.threads)
+
+        let shiftCount = shifts_px.count
+        let blockCount = (rotationIndices.count + rotationBlock - 1) / rotationBlock
+        let workers = min(blockCount, max(1, settings.threads ?? ParallelFor.defaultThreads))
+        let stats = BlockStatistics(blocks: blockCount, images: imageCount, workers: workers)
+        let logThreshold = settings.relativeThreshold > 0 ? log(settings.relativeThreshold) : -Double.infinity
+        let stride = layout.paddedFloats
+        let box = grid.box
+
+        withExtendedLifetime((prepared, stats)) {
+            ParallelFor.runPerWorker(count: blockCount, workers: workers) { worker, blocks in
+                let block = rotationBlock
+                let halfPlane = UnsafeMutablePointer<SIMD2<Float>>.allocate(capacity: box * (box / 2 + 1))
+                let slices = UnsafeMutablePointer<Float>.allocate(capacity: 2 * block * stride)
+                slices.initialize(repeating: 0, count: 2 * block * stride)
+                let sliceSquares = slices + block * stride
+                let ll = UnsafeMutablePointer<Double>.allocate(capacity: block * shiftCount)
+                let quad = UnsafeMutablePointer<Double>.allocate(capacity: block)
+                defer {
+                    halfPlane.deallocate(); slices.deallocate(); ll.deallocate(); quad.deallocate()
+                }
+                var found = [PoseCandidate]()
+                for b in blocks {
+                    let first = b * block
+                    let members = min(block, rotationIndices.count - first)
+                    // Project each rotation of the block once, gather the annulus, square.
+                    for j in 0..<members {
+                        volume.project(rotation: rotations[rotationIndices[first + j]], radius_px: settings.radius_px,
+                                       into: halfPlane)
+                        layout.gather(halfPlane, into: slices + j * stride)
+                        let s = slices + j * stride, s2 = sliceSquares + j * stride
+                        for e in 0..<(2 * layout.count) { s2[e] = s[e] * s[e] }
+                    }
+                    for i in 0..<imageCount {
+                        let q = prepared.quadratic(image: i)
+                        for j in 0..<members {
+                            quad[j] = dotProduct(q, sliceSquares + j * stride, count: stride)
+                        }
+                        for t in 0..<shiftCount {
+                            let bt = prepared.linear(image: i, shift: t)
+                            for j in 0..<members {
+                                ll[j * shiftCount + t] = dotProduct(bt, slices + j * stride, count: stride) - quad[j]
+                            }
+                        }
+                        // Block statistics (relative to the image constant c, added at the end).
+                        var m = -Double.infinity
+                        for e in 0..<(members * shiftCount) { m = max(m, ll[e]) }
+                        var s1 = 0.0, s2 = 0.0
+                        for e in 0..<(members * shiftCount) {
+                            let w = exp(ll[e] - m)
+                            s1 += w
+                            s2 += w * w
+                        }
+                        stats.set(block: b, image: i, max: m, sum: s1, sumSquares: s2)
+                        for j in 0..<members {
+                            for t in 0..<shiftCount where ll[j * shiftCount + t] - m >= logThreshold {
+                                found.append(PoseCandidate(image: Int32(i), rotation: Int32(rotationIndices[first + j]),
+                                                           shift: Int32(t), logLikelihood: ll[j * shiftCount + t]))
+                            }
+                        }
+                    }
+                }
+                stats.setCandidates(worker: worker, found)
+            }
+        }
+
+        // Final reduction per image: blocks in index order; candidates sorted, so the thread count cannot matter.
+        var perImage = [[PoseCandidate]](repeating: [], count: imageCount)
+        for w in 0..<workers {
+            for c in stats.candidates(worker: w) { perImage[Int(c.image)].append(c) }
+        }
+        let poseCount = rotationIndices.count * shiftCount
+        var results = [PosePosterior]()
+        results.reserveCapacity(imageCount)
+        for i in 0..<imageCount {
+            var globalMax = -Double.infinity
+            for b in 0..<blockCount { globalMax = max(globalMax, stats.max(block: b, image: i)) }
+            var z = 0.0, z2 = 0.0
+            for b in 0..<blockCount {
+                let d = stats.max(block: b, image: i) - globalMax
+                let e = exp(d)
+                z += stats.sum(block: b, image: i) * e
+                z2 += stats.sumSquares(block: b, image: i) * e * e
+            }
+            let c = prepared.constant[i]
+            var kept = perImage[i].filter { $0.logLikelihood - globalMax >= logThreshold }
+            kept.sort { a, b in
+                if a.logLikelihood != b.logLikelihood { return a.logLikelihood > b.logLikelihood }
+                if a.rotation != b.rotation { return a.rotation < b.rotation }
+                return a.shift < b.shift
+            }
+            var keptSum = 0.0
+            for k in kept { keptSum += exp(k.logLikelihood - globalMax) }
+            let poses = kept.map {
+                PoseWeight(rotation: Int($0.rotation), shift: Int($0.shift),
+                           weight: exp($0.logLikelihood - globalMax) / keptSum, logLikelihood: $0.logLikelihood + c)
+            }
+            results.append(PosePosterior(poses: poses, best: poses[0], effectiveSampleSize: z * z / z2,
+                                         logEvidence: c + globalMax + log(z) - log(Double(poseCount)),
+                                         evaluatedPoseCount: poseCount))
+        }
+        return results
+    }
+}
+
+/// One pose that survived a block's threshold.
+struct PoseCandidate: Sendable {
+    var image: Int32
+    var rotation: Int32
+    var shift: Int32
+    var logLikelihood: Double
+}
+
+/// The annulus `minRadius² ≤ kx² + ky² ≤ radius²` of the centred half plane as a compact list of coefficients.
+struct AnnulusLayout: Sendable {
+    let box: Int
+    /// Half-plane index (`row · (box/2+1) + kx`), frequency, shell and Friedel weight of each coefficient.
+    let halfPlaneIndex: [Int32]
+    let kx: [Int32]
+    let ky: [Int32]
+    let shell: [Int32]
+    let friedel: [Float]
+    let maxShell: Int
+    /// Number of coefficients `n`.
+    var count: Int { halfPlaneIndex.count }
+    /// Floats per compact complex array: `2n` rounded up to a multiple of 32 (zero padded).
+    let paddedFloats: Int
+
+    init(box: Int, radius: Int, minRadius: Double) {
+        self.box = box
+        let hx = box / 2 + 1
+        var index = [Int32](), xs = [Int32](), ys = [Int32](), shells = [Int32](), weights = [Float]()
+        let r2 = radius * radius
+        var maxShell = 0
+        for row in 0..<box {
+            // Same row → frequency rule as the slice kernel (rows ≤ box/2 positive).
+            let y = row <= box / 2 ? row : row - box
+            for x in 0..<hx {
+                let k2 = x * x + y * y
+                if k2 > r2 || Double(k2) < minRadius * minRadius { continue }
+                index.append(Int32(row * hx + x))
+                xs.append(Int32(x))
+                ys.append(Int32(y))
+                let s = Int(Double(k2).squareRoot().rounded())
+                shells.append(Int32(s))
+                maxShell = max(maxShell, s)
+                weights.append(x == 0 || (box % 2 == 0 && x == box / 2) ? 1 : 2)
+            }
+        }
+        halfPlaneIndex = index
+        kx = xs
+        ky = ys
+        shell = shells
+        friedel = weights
+        self.maxShell = maxShell
+        paddedFloats = (2 * index.count + 31) / 32 * 32
+    }
+
+    /// Copies the annulus of a half plane into `out` (interleaved re, im; padding left untouched).
+    @inline(__always)
+    func gather(_ halfPlane: UnsafePointer<SIMD2<Float>>, into out: UnsafeMutablePointer<Float>) {
+        halfPlaneIndex.withUnsafeBufferPointer { idx in
+            let o = UnsafeMutableRawPointer(out).assumingMemoryBound(to: SIMD2<Float>.self)
+            for e in 0..<idx.count { o[e] = halfPlane[Int(idx[e])] }
+        }
+    }
+}
+
+/// Per image: the constant `c`, `Q` (as interleaved pairs `(Q_k, Q_k)`, to dot with `P ∘ P`) and per shift `B`.
+final class PreparedImages: @unchecked Sendable {
+    let stride: Int
+    let shiftCount: Int
+    /// `c_i = −Σ f |X|² / (2σ²)`.
+    var constant: [Double]
+    let quadraticTerms: UnsafeMutablePointer<Float>
+    let linearTerms: UnsafeMutablePointer<Float>
+
+    init(images: PoseImageBatch, layout: AnnulusLayout, shifts: [SIMD2<Double>], noiseVariance: [Double],
+         threads: Int?) {
+        let n = layout.count, box = images.box
+        stride = layout.paddedFloats
+        shiftCount = shifts.count
+        let imageCount = images.count
+        quadraticTerms = .allocate(capacity: imageCount * stride)
+        quadraticTerms.initialize(repeating: 0, count: imageCount * stride)
+        linearTerms = .allocate(capacity: imageCount * shiftCount * stride)
+        linearTerms.initialize(repeating: 0, count: imageCount * shiftCount * stride)
+        // conj(S_t(k)) = exp(+2πi k·t / box), per shift and coefficient.
+        var phaseTable = [SIMD2<Double>](repeating: .zero, count: shiftCount * n)
+        for t in 0..<shiftCount {
+            for e in 0..<n {
+                let a = 2 * Double.pi * (Double(layout.kx[e]) * shifts[t].x + Double(layout.ky[e]) * shifts[t].y)
+                    / Double(box)
+                phaseTable[t * n + e] = SIMD2(cos(a), sin(a))
+            }
+        }
+        let phases = phaseTable
+        // f/σ² per coefficient.
+        let inverseVariance = (0..<n).map { Double(layout.friedel[$0]) / noiseVariance[Int(layout.shell[$0])] }
+        let constants = UnsafeMutablePointer<Double>.allocate(capacity: imageCount)
+        defer { constants.deallocate() }
+        nonisolated(unsafe) let q = quadraticTerms, lin = linearTerms, cs = constants
+        let stride = self.stride, shiftCount = self.shiftCount, complexCount = images.complexCount
+        withExtendedLifetime(images) {
+            ParallelFor.run(count: imageCount, threads: threads) { range in
+                for i in range {
+                    let x = images.spectra.baseAddress + i * complexCount
+                    let ctf = images.ctfs.baseAddress + i * complexCount
+                    var c = 0.0
+                    let qi = q + i * stride
+                    for e in 0..<n {
+                        let h = Int(layout.halfPlaneIndex[e])
+                        let xv = SIMD2<Double>(x[h]), cv = Double(ctf[h]), w = inverseVariance[e]
+                        c -= 0.5 * w * (xv * xv).sum()
+                        let qv = Float(0.5 * w * cv * cv)
+                        qi[2 * e] = qv
+                        qi[2 * e + 1] = qv
+                        let scaled = w * cv * xv
+                        for t in 0..<shiftCount {
+                            let p = phases[t * n + e]
+                            let b = SIMD2(scaled.x * p.x - scaled.y * p.y, scaled.x * p.y + scaled.y * p.x)
+                            let o = lin + (i * shiftCount + t) * stride
+                            o[2 * e] = Float(b.x)
+                            o[2 * e + 1] = Float(b.y)
+                        }
+                    }
+                    cs[i] = c
+                }
+            }
+        }
+        constant = Array(UnsafeBufferPointer(start: constants, count: imageCount))
+    }
+
+    deinit {
+        quadraticTerms.deallocate()
+        linearTerms.deallocate()
+    }
+
+    @inline(__always) func quadratic(image i: Int) -> UnsafePointer<Float> { UnsafePointer(quadraticTerms + i * stride) }
+    @inline(__always) func linear(image i: Int, shift t: Int) -> UnsafePointer<Float> {
+        UnsafePointer(linearTerms + (i * shiftCount + t) * stride)
+    }
+}
+
+/// Per (block, image) statistics and per-worker candidate lists, written by disjoint workers.
+final class BlockStatistics: @unchecked Sendable {
+    let images: Int
+    let values: UnsafeMutablePointer<Double>   // (max, sum, sumSquares) per (block, image)
+    let lists: UnsafeMutablePointer<[PoseCandidate]>
+    let workers: Int
+
+    init(blocks: Int, images: Int, workers: Int) {
+        self.images = images
+        self.workers = workers
+        values = .allocate(capacity: 3 * blocks * images)
+        values.initialize(repeating: 0, count: 3 * blocks * images)
+        lists = .allocate(capacity: workers)
+        lists.initialize(repeating: [], count: workers)
+    }
+
+    deinit {
+        values.deallocate()
+        lists.deinitialize(count: workers)
+        lists.deallocate()
+    }
+
+    @inline(__always) func set(block: Int, image: Int, max: Double, sum: Double, sumSquares: Double) {
+        let v = values + 3 * (block * images + image)
+        v[0] = max; v[1] = sum; v[2] = sumSquares
+    }
+    func max(block: Int, image: Int) -> Double { values[3 * (block * images + image)] }
+    func sum(block: Int, image: Int) -> Double { values[3 * (block * images + image) + 1] }
+    func sumSquares(block: Int, image: Int) -> Double { values[3 * (block * images + image) + 2] }
+    func setCandidates(worker: Int, _ list: [PoseCandidate]) { lists[worker] = list }
+    func candidates(worker: Int) -> [PoseCandidate] { lists[worker] }
+}
+
+/// `Σ a[e]·b[e]` over `count` floats (a multiple of 32), in 2 × 16 Float lanes, reduced in Double in a fixed order.
+@inline(__always)
+func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Double {
+    var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
+    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+    var offset = 0
+    let bytes = 4 * count
+    while offset < bytes {
+        acc0 += ra.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self)
+            * rb.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self)
+        acc1 += ra.loadUnaligned(fromByteOffset: offset + 64, as: SIMD16<Float>.self)
+            * rb.loadUnaligned(fromByteOffset: offset + 64, as: SIMD16<Float>.self)
+        offset += 128
+    }
+    var s = 0.0
+    for l in 0..<16 { s += Double(acc0[l]) + Double(acc1[l]) }
+    return s
+}

@@ -1,0 +1,111 @@
+import DuetCore
+
+/// A minibatch of preprocessed particle images prepared for pose inference: for each image its centred
+/// half-plane spectrum (the layout of `FourierVolume.project`'s output: `box` rows of `box/2 + 1` `SIMD2<Float>`
+/// (re, im), FFTW row order, coefficients about the image centre `box/2`, unnormalised DFT) and its CTF on the
+/// same half plane (`RelionCTF.evaluate(on: CTFFrequencyGrid(box:pixelSize_A:), into:)`, signed Float values).
+///
+/// Image `i` occupies `spectra[i · complexCount ..< (i+1) · complexCount]` and the same range of `ctfs`, with
+/// `complexCount = box · (box/2 + 1)`. Fill the buffers through their `baseAddress` (or `setImage`).
+public final class PoseImageBatch: @unchecked Sendable {
+    /// Image edge in pixels.
+    public let box: Int
+    /// Number of images.
+    public let count: Int
+    /// Elements per image half plane, `box · (box/2 + 1)`.
+    public let complexCount: Int
+    /// The spectra, `count · complexCount` complex values.
+    public let spectra: AlignedBuffer<SIMD2<Float>>
+    /// The CTFs, `count · complexCount` values.
+    public let ctfs: AlignedBuffer<Float>
+
+    /// A batch of `count` zero images (CTF zero too) of edge `box`.
+    public init(box: Int, count: Int) {
+        precondition(box >= 2 && count >= 0, "PoseImageBatch: box \(box), count \(count)")
+        self.box = box
+        self.count = count
+        complexCount = box * (box / 2 + 1)
+        spectra = AlignedBuffer(count: count * complexCount)
+        ctfs = AlignedBuffer(count: count * complexCount)
+    }
+
+    /// Copies image `index`'s spectrum and CTF (each `complexCount` long).
+    public func setImage(_ index: Int, spectrum: [SIMD2<Float>], ctf: [Float]) {
+        precondition(index >= 0 && index < count, "PoseImageBatch: image \(index) out of range")
+        precondition(spectrum.count == complexCount && ctf.count == complexCount, "PoseImageBatch: wrong sizes")
+        spectrum.withUnsafeBufferPointer {
+            (spectra.baseAddress + index * complexCount).update(from: $0.baseAddress!, count: complexCount)
+        }
+        ctf.withUnsafeBufferPointer {
+            (ctfs.baseAddress + index * complexCount).update(from: $0.baseAddress!, count: complexCount)
+        }
+    }
+}
+
+/// Parameters of one pose-posterior evaluation.
+public struct PoseSearchSettings: Sendable, Equatable {
+    /// Outer Fourier radius (image pixels, cycles per box): only coefficients with `kx² + ky² ≤ radius_px²` are
+    /// used, so the cost follows the resolution. At most the volume's `grid.maxRadius_px`.
+    public var radius_px: Int
+    /// Inner radius (image pixels): coefficients with `kx² + ky² < minRadius_px²` are ignored (a high-pass for
+    /// alignment). 0 (default) keeps the DC term.
+    public var minRadius_px: Double
+    /// Poses whose posterior weight is below `relativeThreshold` times the largest weight of their image are
+    /// dropped from the output (the kept weights are renormalised to sum to 1). Default 1e-4.
+    public var relativeThreshold: Double
+    /// Worker threads (default: all cores). Results do not depend on it.
+    public var threads: Int?
+
+    public init(radius_px: Int, minRadius_px: Double = 0, relativeThreshold: Double = 1e-4, threads: Int? = nil) {
+        self.radius_px = radius_px
+        self.minRadius_px = minRadius_px
+        self.relativeThreshold = relativeThreshold
+        self.threads = threads
+    }
+}
+
+/// One pose of a sparse posterior.
+public struct PoseWeight: Sendable, Equatable {
+    /// Index into the rotation list passed to the kernel (not into the candidate subset).
+    public var rotation: Int
+    /// Index into the shift list.
+    public var shift: Int
+    /// Posterior weight (the kept weights of an image sum to 1).
+    public var weight: Double
+    /// Log-likelihood `−Σ_k |X_k − CTF_k·S_t(P_R V)_k|² / (2σ²(shell k))` over the full plane within the radii
+    /// (no normalising constant of the Gaussian).
+    public var logLikelihood: Double
+
+    public init(rotation: Int, shift: Int, weight: Double, logLikelihood: Double) {
+        self.rotation = rotation
+        self.shift = shift
+        self.weight = weight
+        self.logLikelihood = logLikelihood
+    }
+}
+
+/// The posterior over (rotation, shift) of one image, kept sparse.
+public struct PosePosterior: Sendable, Equatable {
+    /// Poses with weight ≥ `relativeThreshold · max weight`, renormalised, sorted by decreasing weight (ties by
+    /// rotation index, then shift index). The first is `best`.
+    public var poses: [PoseWeight]
+    /// The pose of largest log-likelihood (weight as in `poses`).
+    public var best: PoseWeight
+    /// Effective sample size `1 / Σ w²` of the *full* (untruncated) posterior over all evaluated poses: 1 for a
+    /// delta, the pose count for a flat posterior.
+    public var effectiveSampleSize: Double
+    /// `log( (1/N) Σ_poses exp(logLikelihood) )` over all `N` evaluated poses: the log marginal likelihood under the
+    /// uniform prior (same constant dropped as in `logLikelihood`).
+    public var logEvidence: Double
+    /// Number of evaluated poses `N` (candidate rotations × shifts).
+    public var evaluatedPoseCount: Int
+
+    public init(poses: [PoseWeight], best: PoseWeight, effectiveSampleSize: Double, logEvidence: Double,
+                evaluatedPoseCount: Int) {
+        self.poses = poses
+        self.best = best
+        self.effectiveSampleSize = effectiveSampleSize
+        self.logEvidence = logEvidence
+        self.evaluatedPoseCount = evaluatedPoseCount
+    }
+}
