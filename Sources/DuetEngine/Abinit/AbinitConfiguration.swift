@@ -1,0 +1,41 @@
+/// Parameters of the stochastic-gradient ab-initio reconstruction of one particle set (DESIGN.md §2), with
+/// CryoSPARC's Ab-Initio names and defaults where it has them. Lengths in Å, angles in degrees.
+public struct AbinitConfiguration: Sendable {
+    /// Resolution at which the search starts (CryoSPARC "Initial resolution", 35 Å).
+    public var initialResolution_A = 35.0
+    /// Resolution reached at the end of the initial iterations (CryoSPARC "Maximum resolution"; nil: Nyquist).
+    public var maximumResolution_A: Double?
+    /// Iterations while the resolution rises from initial to maximum (CryoSPARC "Number of initial iterations").
+    public var initialIterations = 200
+    /// Iterations at the maximum resolution (CryoSPARC "Number of final iterations").
+    public var finalIterations = 300
+    /// Images per minibatch before and after `minibatchSwitchIteration` (CryoSPARC 90 / 300).
+    public var initialMinibatch = 90
+    public var finalMinibatch = 300
+    public var minibatchSwitchIteration = 300
+    /// Learning rate for the first `highLearningRateIterations` iterations (CryoSPARC "Initial learning rate", 0.4),
+    /// and afterwards.
+    public var initialLearningRate = 0.4
+    public var highLearningRateIterations = 100
+    public var learningRate = 0.1
+    /// Weight, in coefficients, of the previous noise estimate against a minibatch's residuals.
+    public var noisePriorWeight = 5_000.0
+    /// Particle diameter in Å (nil: 90 % of the box). Sets the background circle and the real-space window.
+    public var particleDiameter_A: Double?
+    /// Largest in-plane shift searched, in pixels (searched on a 1-pixel grid).
+    public var maxShift_px = 2
+    /// Real-space constraints after every step.
+    public var enforceNonNegativity = true
+    public var window = true
+    public var recentre = true
+    /// Use at most this many particles (nil: all).
+    public var particleLimit: Int?
+    public var seed: UInt64 = 1
+    /// Worker threads (nil: all cores). Results do not depend on it.
+    public var threads: Int?
+
+    public init() {}
+
+    /// Total number of iterations.
+    public var iterations: Int { initialIterations + finalIterations }
+}

@@ -1,0 +1,64 @@
+import DuetCore
+import DuetFormats
+import DuetKernels
+
+/// Particle images prepared once for pose inference: each image normalised by its background (mean and standard
+/// deviation outside the particle circle), Fourier transformed about its centre (`box/2`), and its RELION CTF
+/// evaluated on the same centred half-plane. Image `i` of `particles` is at offset `i · complexCount`.
+final class PreparedParticles {
+    let particles: [Particle]
+    let box: Int
+    let pixelSize_A: Double
+    let complexCount: Int
+    let spectra: AlignedBuffer<SIMD2<Float>>
+    let ctfs: AlignedBuffer<Float>
+
+    init(set: ParticleSet, box: Int, pixelSize_A: Double, backgroundRadius_px: Double) throws {
+        particles = set.particles
+        self.box = box
+        self.pixelSize_A = pixelSize_A
+        complexCount = box * (box / 2 + 1)
+        let count = particles.count
+        spectra = AlignedBuffer(count: count * complexCount)
+        ctfs = AlignedBuffer(count: count * complexCount)
+        let fft = RealFFT<Float>(imageWidth: box, height: box, rigor: .estimate)
+        let grid = CTFFrequencyGrid(box: box, pixelSize_A: pixelSize_A)
+        let reader = ParticleImageReader(set: set)
+        let image = AlignedBuffer<Float>(count: box * box)
+        let centre = Double(box / 2), r2 = backgroundRadius_px * backgroundRadius_px
+        for (i, particle) in particles.enumerated() {
+            try reader.read(particle, box: box, into: image.buffer)
+            var sum = 0.0, sum2 = 0.0, n = 0.0
+            for y in 0..<box {
+                for x in 0..<box where (Double(x) - centre) * (Double(x) - centre) + (Double(y) - centre) * (Double(y) - centre) > r2 {
+                    let v = Double(image[y * box + x])
+                    sum += v
+                    sum2 += v * v
+                    n += 1
+                }
+            }
+            let mean = n > 0 ? sum / n : 0
+            let deviation = n > 1 ? max((sum2 / n - mean * mean).squareRoot(), 1e-12) : 1
+            for p in 0..<(box * box) { image[p] = Float((Double(image[p]) - mean) / deviation) }
+            fft.forwardCentred(image.baseAddress, spectra.baseAddress + i * complexCount)
+            let ctfOut = UnsafeMutableBufferPointer(start: ctfs.baseAddress + i * complexCount, count: complexCount)
+            if let ctf = particle.ctf {
+                try RelionCTF(ctf).evaluate(on: grid, into: ctfOut)
+            } else {
+                ctfOut.update(repeating: 1)
+            }
+        }
+    }
+
+    /// A `PoseImageBatch` holding the images at `indices`.
+    func batch(_ indices: [Int]) -> PoseImageBatch {
+        let batch = PoseImageBatch(box: box, count: indices.count)
+        for (slot, index) in indices.enumerated() {
+            (batch.spectra.baseAddress + slot * complexCount).update(from: spectra.baseAddress + index * complexCount,
+                                                                     count: complexCount)
+            (batch.ctfs.baseAddress + slot * complexCount).update(from: ctfs.baseAddress + index * complexCount,
+                                                                  count: complexCount)
+        }
+        return batch
+    }
+}
