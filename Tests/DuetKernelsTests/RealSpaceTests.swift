@@ -167,21 +167,4 @@ final class RealSpaceTests: XCTestCase {
             }
         }
     }
-
-    /// Timings at box 128 (informational; this test build is usually debug).
-    func testTimingsBox128() {
-        let box = 128
-        let grid = FourierGrid(box: box)
-        var m = Self.testMap(box: box, sigma: 3)
-        func time(_ label: String, _ body: () -> Void) {
-            let t0 = Date()
-            body()
-            print("box 128 \(label): \(String(format: "%.1f", Date().timeIntervalSince(t0) * 1000)) ms")
-        }
-        time("clampNegative") { C.clampNegative(&m) }
-        time("applySphericalWindow") { C.applySphericalWindow(&m, box: box, innerRadius_px: 50, outerRadius_px: 60) }
-        time("recentre") { C.recentre(&m, box: box) }
-        let v = FourierVolume(map: m, grid: grid)
-        time("FourierVolume.map") { _ = v.map() }
-    }
 }
