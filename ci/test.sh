@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command (README, .ci/run): checks the CMake build, then builds Duet and its tests once with SwiftPM
-# and runs every test (unit tests, fixture tests against the Python oracles, real mpirun runs at 1-4 ranks).
+# The test command (README, .ci/run): checks the CMake build (and, with its release binary, that `duet abinit`
+# converges), then builds Duet and its tests once with SwiftPM and runs every test (unit tests, fixture tests
+# against the Python oracles and RELION, real mpirun runs at 1-4 ranks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,5 +9,7 @@ cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
 bash ci/cmake-build.sh
+# Slow check against the release binary CMake just built: ab-initio finds the right structure.
+bash ci/abinit-convergence.sh build-cmake/duet
 swift build --build-tests
 swift test --skip-build

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Slow check (about 30 s of compute, so it runs against a release binary rather than as a debug-built XCTest):
+# `duet abinit` must find the right structure, up to hand, from a random start on 300 noiseless particles
+# simulated from a bundled 32³ map. Scored against the truth by ../shared/bench/compare.py (median angular error
+# after removing the global rotation). Usage: ci/abinit-convergence.sh [DUET_BINARY]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duet=${1:-build-cmake/duet}
+map=../shared/data/tomodrgn/10076_classD_32.mrc
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# The fixture's header has a zero machine stamp and no pixel size: give the scorer a clean copy at 13.1 Å/px.
+python3 -c "import mrcfile, sys, warnings; warnings.simplefilter('ignore'); d = mrcfile.open(sys.argv[1], permissive=True).data.copy(); \
+m = mrcfile.new(sys.argv[2], overwrite=True); m.set_data(d); m.voxel_size = 13.1; m.close()" "$map" "$work/truth.mrc"
+"$duet" simulate "$work/truth.mrc" --out "$work" --count 300 --no-noise --seed 4 > /dev/null
+"$duet" abinit "$work/particles.star" --out "$work/abinit" --initial-resolution 80 --initial-iterations 25 \
+    --final-iterations 15 --initial-minibatch 60 --seed 2 | tail -n 2
+report=$(python3 ../shared/bench/compare.py poses "$work/abinit/particles.star" "$work/truth.star" \
+    --map "$work/abinit/map.mrc" --truthmap "$work/truth.mrc")
+best=$(grep '^BEST' <<< "$report")
+echo "$best"
+error=$(sed -E 's/.*median angular error ([0-9.]+) deg.*/\1/' <<< "$best")
+if python3 -c "import sys; sys.exit(0 if float('$error') < 20 else 1)"; then
+    echo "abinit convergence check passed (median angular error $error° < 20°)"
+else
+    echo "abinit convergence check FAILED: median angular error $error° (limit 20°)" >&2
+    exit 1
+fi
