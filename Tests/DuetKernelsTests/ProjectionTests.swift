@@ -184,12 +184,19 @@ final class ProjectionTests: XCTestCase {
                 } } }
                 let ncc = S.ncc(a, b)
                 let ratio = b.reduce(0, +) / a.reduce(0, +)
-                print("reconstruction box \(box) gridding correction \(correction): NCC \(ncc), sum ratio \(ratio)")
+                let mass = result.reduce(0, +) / map.reduce(0, +)
+                print("reconstruction box \(box) gridding correction \(correction): NCC \(ncc), sum ratio \(ratio), "
+                      + "whole-box mass ratio \(mass)")
                 XCTAssertGreaterThan(ncc, 0.99, "box \(box), gridding correction \(correction)")
-                // Measured: 0.93–0.95 with the correction, 0.89–0.91 without. The DC is exact (every slice passes
-                // through it); the plain numerator/weight estimate leaks some mass into the padding, which RELION's
-                // iterative (Pipe–Menon) gridding weights would remove.
-                XCTAssertEqual(ratio, 1, accuracy: 0.15)
+                // Measured with RELION's iterative (Pipe–Menon) gridding weights: sum ratio inside the sphere
+                // 1.050–1.053 with the correction, 0.998–1.004 without; whole-box mass 0.995–1.013 with, 0.954–0.971
+                // without. (The former numerator/weight estimate gave 0.93–0.95 and 0.89–0.91 inside, and lost a
+                // quarter of the mass over the box: 0.74–0.75.) The few per cent above 1 with the correction are the
+                // Pipe–Menon weights' slight lift of the lowest shells (1–3 %), where the sampling density falls as
+                // 1/r faster than the blob can follow; relion_reconstruct shows the same (its map of RELION-projected
+                // blobs and Duet's agree in scale to 0.03 %, both 1.019 × the truth after removing the mean).
+                XCTAssertEqual(ratio, 1, accuracy: 0.08)
+                XCTAssertEqual(mass, 1, accuracy: 0.06)
             }
         }
     }
