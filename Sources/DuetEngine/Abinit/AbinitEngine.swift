@@ -112,7 +112,7 @@ final class AbinitEngine {
 
         let accumulator = BackProjector(grid: grid)
         DataTerm.accumulateGradient(volume: volume, images: batch, poses: poses, noiseVariance: noise.variance,
-                                    radius_px: r, into: accumulator)
+                                    radius_px: r, into: accumulator, threads: configuration.threads)
         let learningRate = Float(t < configuration.highLearningRateIterations ? configuration.initialLearningRate
                                                                                 : configuration.learningRate)
         var curvatureSum = 0.0, curvatureCount = 0.0

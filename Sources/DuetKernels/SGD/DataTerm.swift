@@ -54,29 +54,39 @@ public enum DataTerm {
     }
 
     /// Adds the gradient of `L` to `accumulator.numerator` and the diagonal curvature to `accumulator.weight`.
+    /// All poses are projected, turned into weighted residuals and inserted in parallel on `threads` workers.
     public static func accumulateGradient(volume: FourierVolume, images: PoseImageBatch, poses: [[WeightedPose]],
-                                          noiseVariance: [Double], radius_px: Int, into accumulator: BackProjector) {
+                                          noiseVariance: [Double], radius_px: Int, into accumulator: BackProjector,
+                                          threads: Int? = nil) {
         let layout = AnnulusLayout(box: images.box, radius: radius_px, minRadius: 0)
-        let slice = AlignedBuffer<SIMD2<Float>>(count: images.complexCount)
-        let residual = AlignedBuffer<SIMD2<Float>>(count: images.complexCount)
-        let curvature = AlignedBuffer<Float>(count: images.complexCount)
-        for (i, imagePoses) in poses.enumerated() {
-            let x = images.spectra.baseAddress + i * images.complexCount
-            let c = images.ctfs.baseAddress + i * images.complexCount
-            for pose in imagePoses {
-                volume.project(rotation: pose.rotation, translation_px: pose.shift_px, radius_px: radius_px,
-                               into: slice.baseAddress)
-                residual.zero()
-                curvature.zero()
+        let entries = poses.enumerated().flatMap { image, list in list.map { (image: image, pose: $0) } }
+        guard !entries.isEmpty else { return }
+        let stride = images.complexCount
+        let slices = AlignedBuffer<SIMD2<Float>>(count: entries.count * stride)
+        let curvatures = AlignedBuffer<Float>(count: entries.count * stride)
+        let rotations = entries.map(\.pose.rotation), shifts = entries.map(\.pose.shift_px)
+        volume.project(rotations: rotations, translations_px: shifts, radius_px: radius_px, into: slices.baseAddress,
+                       outputStride: stride, threads: threads)
+        let scales = layout.shell.indices.map { n in Float(Double(layout.friedel[n]) / noiseVariance[Int(layout.shell[n])]) }
+        nonisolated(unsafe) let sliceBase = slices.baseAddress, curvatureBase = curvatures.baseAddress
+        nonisolated(unsafe) let spectra = images.spectra.baseAddress, ctfs = images.ctfs.baseAddress
+        ParallelFor.run(count: entries.count, threads: threads) { range in
+            for e in range {
+                let (image, pose) = entries[e]
+                let x = spectra + image * stride, c = ctfs + image * stride
+                let slice = sliceBase + e * stride, curvature = curvatureBase + e * stride
+                // Coefficients outside the radius stay zero: `project` zeroed them and they are not visited.
+                let weight = Float(pose.weight)
                 for n in 0..<layout.count {
                     let k = Int(layout.halfPlaneIndex[n])
-                    let scale = Float(pose.weight * Double(layout.friedel[n]) / noiseVariance[Int(layout.shell[n])])
-                    residual[k] = scale * c[k] * (slice[k] * c[k] - x[k])
+                    let scale = weight * scales[n]
+                    slice[k] = scale * c[k] * (slice[k] * c[k] - x[k])
                     curvature[k] = scale * c[k] * c[k]
                 }
-                accumulator.insert(slice: residual.baseAddress, sliceWeights: curvature.baseAddress,
-                                   rotation: pose.rotation, translation_px: pose.shift_px, radius_px: radius_px)
             }
         }
+        accumulator.insert(slices: slices.baseAddress, sliceStride: stride, sliceWeights: curvatures.baseAddress,
+                           weightStride: stride, rotations: rotations, translations_px: shifts, radius_px: radius_px,
+                           threads: threads)
     }
 }
