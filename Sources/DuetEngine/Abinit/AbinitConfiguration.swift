@@ -22,6 +22,9 @@ public struct AbinitConfiguration: Sendable {
     public var noisePriorWeight = 5_000.0
     /// Particle diameter in Å (nil: 90 % of the box). Sets the background circle and the real-space window.
     public var particleDiameter_A: Double?
+    /// Fourier radius (pixels) up to which the global rotation grid is scored; the local refinement around each
+    /// image's best rotation uses the full current radius.
+    public var coarseSearchRadius_px = 10
     /// Largest in-plane shift searched, in pixels (searched on a 1-pixel grid).
     public var maxShift_px = 2
     /// Real-space constraints after every step.

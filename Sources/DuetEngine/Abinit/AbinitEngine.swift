@@ -83,17 +83,23 @@ final class AbinitEngine {
         let neededStep_deg = min(30, (Double(data.box) / max(diameter_px, 1) / Double(r)) * 180 / .pi)
         let globalGrid = SO3Grid(order: neededStep_deg < 15 ? 2 : 1)
         let settings = PoseSearchSettings(radius_px: r, threads: configuration.threads)
+        // Coarse to fine: the global grid is scored only up to `coarseSearchRadius_px` (cost grows with r²); the
+        // local refinement below then scores at the full radius.
+        let coarseRadius = min(r, configuration.coarseSearchRadius_px)
         let global = PosePosteriorKernel.posteriors(volume: volume, images: batch, rotations: globalGrid.rotations,
-                                                    shifts_px: shifts, noiseVariance: noise.variance, settings: settings)
+                                                    shifts_px: shifts, noiseVariance: noise.variance,
+                                                    settings: PoseSearchSettings(radius_px: coarseRadius,
+                                                                                 threads: configuration.threads))
         var poses = [[WeightedPose]]()
         var essSum = 0.0
         for (slot, index) in minibatch.enumerated() {
             var posterior = global[slot]
             var rotations = globalGrid.rotations
-            if neededStep_deg < globalGrid.step_deg {
+            if neededStep_deg < globalGrid.step_deg || coarseRadius < r {
                 // Refine around the best global rotation on a local grid at the step this resolution needs.
                 rotations = SO3LocalGrid.rotations(around: globalGrid.rotation(at: posterior.best.rotation),
-                                                   step_deg: neededStep_deg, radius_deg: globalGrid.step_deg)
+                                                   step_deg: min(neededStep_deg, globalGrid.step_deg / 2),
+                                                   radius_deg: globalGrid.step_deg)
                 posterior = PosePosteriorKernel.posteriors(volume: volume, images: data.batch([index]),
                                                            rotations: rotations, shifts_px: shifts,
                                                            noiseVariance: noise.variance, settings: settings)[0]
