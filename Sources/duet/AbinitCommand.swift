@@ -55,6 +55,9 @@ struct AbinitCommand: ParsableCommand {
     @Option(help: "Random seed.")
     var seed: UInt64 = 1
 
+    @Option(help: "Worker threads (default: all cores).")
+    var threads: Int?
+
     func run() throws {
         var c = AbinitConfiguration()
         c.initialResolution_A = initialResolution_A
@@ -71,6 +74,7 @@ struct AbinitCommand: ParsableCommand {
         c.maxShift_px = maxShift
         c.particleLimit = particleLimit
         c.seed = seed
+        c.threads = threads
         let summary = try AbinitJob.run(particlesPath: particles, outputDirectory: out, pixelSize_A: pixelSize_A,
                                         configuration: c) { line in print(line) }
         print(summary)
