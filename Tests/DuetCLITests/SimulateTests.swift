@@ -28,7 +28,7 @@ final class SimulateTests: XCTestCase {
         XCTAssertEqual(Set(truth.map { $0.ctf!.defocusU_A }).count, 12, "every particle has its own CTF")
         for i in 0..<12 {
             let a = try ours.readSection(index: i), b = try theirs.readSection(index: i)
-            XCTAssertGreaterThan(Self.ncc(a, b), 0.99, "image \(i)")
+            XCTAssertGreaterThan(TestMetrics.ncc(a, b), 0.99, "image \(i)")
         }
     }
 
@@ -111,17 +111,5 @@ final class SimulateTests: XCTestCase {
             XCTAssertTrue(result.stderr.hasPrefix("duet: error: ") && result.stderr.contains(expected), result.stderr)
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory.path + "/particles.mrcs"))
-    }
-
-    static func ncc(_ a: [Float], _ b: [Float]) -> Double {
-        let ma = a.map(Double.init).reduce(0, +) / Double(a.count), mb = b.map(Double.init).reduce(0, +) / Double(b.count)
-        var ab = 0.0, aa = 0.0, bb = 0.0
-        for (x, y) in zip(a, b) {
-            let dx = Double(x) - ma, dy = Double(y) - mb
-            ab += dx * dy
-            aa += dx * dx
-            bb += dy * dy
-        }
-        return ab / (aa * bb).squareRoot()
     }
 }

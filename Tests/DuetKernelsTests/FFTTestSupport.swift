@@ -15,24 +15,9 @@ enum KernelTestSupport {
         mutating func complexes(_ n: Int) -> [SIMD2<Float>] { (0..<n).map { _ in SIMD2(Float(next()), Float(next())) } }
     }
 
-    /// Normalised cross-correlation (Pearson) of two equally long arrays.
-    static func ncc(_ a: [Float], _ b: [Float]) -> Double {
-        precondition(a.count == b.count)
-        let n = Double(a.count)
-        let ma = a.reduce(0.0) { $0 + Double($1) } / n, mb = b.reduce(0.0) { $0 + Double($1) } / n
-        var sab = 0.0, saa = 0.0, sbb = 0.0
-        for i in 0..<a.count {
-            let x = Double(a[i]) - ma, y = Double(b[i]) - mb
-            sab += x * y; saa += x * x; sbb += y * y
-        }
-        return sab / (saa * sbb).squareRoot()
-    }
-
-    /// Runs a Python 3 snippet with NumPy; fails the test if it exits non-zero.
-    static func python(_ code: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
-        let out = try CommandRunner.run("/usr/bin/env", ["python3", "-c", code])
-        XCTAssertEqual(out.status, 0, "python failed: \(out.stderr)", file: file, line: line)
-        return out.stdout
+    /// Runs a Python 3 snippet with NumPy and returns what it prints; a missing NumPy or a failing snippet throws.
+    static func python(_ code: String) throws -> String {
+        try CommandRunner.pythonOutput(["-c", code], needs: "python3 with numpy (pip install numpy)").stdout
     }
 
     static func write<T>(_ values: [T], to url: URL) throws {

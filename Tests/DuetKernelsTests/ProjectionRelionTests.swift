@@ -129,7 +129,7 @@ final class ProjectionRelionTests: XCTestCase {
                 return S.image(fromSpectrum: spectrum.toArray(), box: box)
             }
             let origin = SIMD2(pose.x_A, pose.y_A)   // pixel size 1 Å
-            let ncc = S.ncc(duetImage(rotation, -origin), reference)
+            let ncc = TestMetrics.ncc(duetImage(rotation, -origin), reference)
             let sumRatio = duetImage(rotation, -origin).reduce(0, +) / reference.reduce(0, +)
             print("relion_project box \(box) image \(i): NCC \(ncc), sum ratio Duet/RELION \(sumRatio)")
             XCTAssertGreaterThan(ncc, 0.99, "box \(box) image \(i)")
@@ -138,9 +138,9 @@ final class ProjectionRelionTests: XCTestCase {
             XCTAssertEqual(sumRatio, 1, accuracy: 1e-4, "box \(box) image \(i): same normalisation as RELION")
             // The conventions are pinned: the opposite shift sign and the transposed rotation do not match.
             if origin != .zero {
-                XCTAssertLessThan(S.ncc(duetImage(rotation, origin), reference), ncc - 0.05, "shift sign, image \(i)")
+                XCTAssertLessThan(TestMetrics.ncc(duetImage(rotation, origin), reference), ncc - 0.05, "shift sign, image \(i)")
             }
-            XCTAssertLessThan(S.ncc(duetImage(rotation.transposed, -origin), reference), 0.9, "rotation, image \(i)")
+            XCTAssertLessThan(TestMetrics.ncc(duetImage(rotation.transposed, -origin), reference), 0.9, "rotation, image \(i)")
         }
     }
 }

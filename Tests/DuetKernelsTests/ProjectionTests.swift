@@ -1,5 +1,6 @@
 import DuetCore
 import DuetKernels
+import DuetTestSupport
 import Foundation
 import XCTest
 
@@ -35,7 +36,7 @@ final class ProjectionTests: XCTestCase {
                     return c
                 }
                 let exact = S.blobProjection(box: box, blobs: moved, rotation: rotation)
-                let ncc = S.ncc(image, exact)
+                let ncc = TestMetrics.ncc(image, exact)
                 print("Fourier-slice box \(box) \(angles) shift \(shift): NCC \(ncc)")
                 XCTAssertGreaterThan(ncc, 0.999, "box \(box) \(angles) shift \(shift)")
                 // Scale: without the gridding correction (which over-corrects the DC, as in RELION) the projection
@@ -46,7 +47,7 @@ final class ProjectionTests: XCTestCase {
                 // The transposed rotation (the other convention) must not match.
                 let wrong = S.image(fromSpectrum: spectrumArray(volume, rotation: rotation.transposed, translation: shift),
                                     box: box)
-                XCTAssertLessThan(S.ncc(wrong, exact), 0.9, "box \(box): transposed rotation should not match")
+                XCTAssertLessThan(TestMetrics.ncc(wrong, exact), 0.9, "box \(box): transposed rotation should not match")
             }
         }
     }
@@ -182,7 +183,7 @@ final class ProjectionTests: XCTestCase {
                         a.append(map[x + box * (y + box * z)]); b.append(result[x + box * (y + box * z)])
                     }
                 } } }
-                let ncc = S.ncc(a, b)
+                let ncc = TestMetrics.ncc(a, b)
                 let ratio = b.reduce(0, +) / a.reduce(0, +)
                 let mass = result.reduce(0, +) / map.reduce(0, +)
                 print("reconstruction box \(box) gridding correction \(correction): NCC \(ncc), sum ratio \(ratio), "

@@ -135,9 +135,9 @@ final class ReconstructionQualityTests: XCTestCase {
         let (a, b) = Self.centredInsideSphere(duetMap, relionMap, box: box)
         let scale = zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
             / b.reduce(0.0) { $0 + Double($1) * Double($1) }
-        print("least-squares scale Duet/RELION \(scale), NCC \(S.ncc(a, b))")
+        print("least-squares scale Duet/RELION \(scale), NCC \(TestMetrics.ncc(a, b))")
         XCTAssertEqual(scale, 1, accuracy: 0.02)
-        XCTAssertGreaterThan(S.ncc(a, b), 0.99)
+        XCTAssertGreaterThan(TestMetrics.ncc(a, b), 0.99)
     }
 
     static func centredInsideSphere(_ x: [Float], _ y: [Float], box: Int) -> ([Float], [Float]) {
