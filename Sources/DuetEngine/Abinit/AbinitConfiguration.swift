@@ -39,6 +39,11 @@ public struct AbinitConfiguration: Sendable {
 
     public init() {}
 
+    /// The particle diameter in pixels: `particleDiameter_A`, or 90 % of the box.
+    public func particleDiameter_px(box: Int, pixelSize_A: Double) -> Double {
+        particleDiameter_A.map { $0 / pixelSize_A } ?? 0.9 * Double(box)
+    }
+
     /// Total number of iterations.
     public var iterations: Int { initialIterations + finalIterations }
 }

@@ -35,7 +35,7 @@ final class AbinitEngine {
         self.log = log
         let box = data.box
         grid = FourierGrid(box: box)
-        diameter_px = configuration.particleDiameter_A.map { $0 / data.pixelSize_A } ?? 0.9 * Double(box)
+        diameter_px = configuration.particleDiameter_px(box: box, pixelSize_A: data.pixelSize_A)
         let nyquistRadius = box / 2 - 1
         maxRadius_px = configuration.maximumResolution_A.map {
             min(nyquistRadius, Int((Double(box) * data.pixelSize_A / $0).rounded()))
@@ -45,8 +45,7 @@ final class AbinitEngine {
                             count: data.particles.count)
         let sample = Array(0..<min(data.particles.count, 500))
         noise = NoiseModel(particles: data, sample: sample, priorWeight: configuration.noisePriorWeight)
-        volume = FourierVolume(grid: grid)
-        volume = randomStart()
+        volume = Self.randomStart(box: box, diameter_px: diameter_px, grid: grid, generator: &generator)
     }
 
     /// Fourier radius (image pixels) of iteration `t`.
@@ -142,29 +141,25 @@ final class AbinitEngine {
 
     /// The noise model follows the residual power at each image's best pose.
     private func updateNoise(batch: PoseImageBatch, poses: [[WeightedPose]], radius r: Int) {
-        let box = data.box, hx = box / 2 + 1
+        let box = data.box
         var power = [Double](repeating: 0, count: box), counts = [Double](repeating: 0, count: box)
         let slice = AlignedBuffer<SIMD2<Float>>(count: data.complexCount)
         for (slot, imagePoses) in poses.enumerated() {
             guard let best = imagePoses.first else { continue }
             volume.project(rotation: best.rotation, translation_px: best.shift_px, radius_px: r, into: slice.baseAddress)
             let x = batch.spectra.baseAddress + slot * data.complexCount, c = batch.ctfs.baseAddress + slot * data.complexCount
-            for row in 0..<box {
-                let y = row <= box / 2 ? row : row - box
-                for kx in 0..<hx where kx * kx + y * y <= r * r {
-                    let k = row * hx + kx, s = Int(Double(kx * kx + y * y).squareRoot().rounded())
-                    let residual = SIMD2<Double>(x[k] - c[k] * slice[k])
-                    power[s] += (residual * residual).sum() / 2
-                    counts[s] += 1
-                }
+            NoiseModel.forEachCoefficient(box: box, radius_px: r) { k, shell in
+                let residual = SIMD2<Double>(x[k] - c[k] * slice[k])
+                power[shell] += (residual * residual).sum() / 2
+                counts[shell] += 1
             }
         }
         noise.update(residualPower: power, counts: counts)
     }
 
     /// A random volume from the seed, low-passed to Fourier radius 7 and made non-negative (CryoSPARC's start).
-    private func randomStart() -> FourierVolume {
-        let box = data.box
+    private static func randomStart(box: Int, diameter_px: Double, grid: FourierGrid,
+                                    generator: inout SeededGenerator) -> FourierVolume {
         var noiseMap = (0..<(box * box * box)).map { _ in Float(generator.nextGaussian()) }
         RealSpaceConstraints.applySphericalWindow(&noiseMap, box: box, innerRadius_px: diameter_px / 2 - 2,
                                                   outerRadius_px: diameter_px / 2 + 2)

@@ -17,7 +17,7 @@ public enum AbinitJob {
             throw DuetError("\(particlesPath): pixel size unknown: pass --pixel-size")
         }
         try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
-        let diameter_px = configuration.particleDiameter_A.map { $0 / pixel_A } ?? 0.9 * Double(box)
+        let diameter_px = configuration.particleDiameter_px(box: box, pixelSize_A: pixel_A)
         let data = try PreparedParticles(set: set, box: box, pixelSize_A: pixel_A, backgroundRadius_px: diameter_px / 2)
         var logLines = [String]()
         let engine = AbinitEngine(configuration: configuration, data: data) { line in

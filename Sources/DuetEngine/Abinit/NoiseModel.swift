@@ -10,22 +10,30 @@ struct NoiseModel {
 
     /// σ² from the mean power of the images (`spectra`, centred half-planes), per shell.
     init(particles: PreparedParticles, sample: [Int], priorWeight: Double) {
-        let box = particles.box, hx = box / 2 + 1, shells = box
-        var power = [Double](repeating: 0, count: shells), counts = [Double](repeating: 0, count: shells)
+        let box = particles.box
+        var power = [Double](repeating: 0, count: box), counts = [Double](repeating: 0, count: box)
         for index in sample {
             let x = particles.spectra.baseAddress + index * particles.complexCount
-            for row in 0..<box {
-                let y = row <= box / 2 ? row : row - box
-                for kx in 0..<hx {
-                    let s = min(shells - 1, Int(Double(kx * kx + y * y).squareRoot().rounded()))
-                    let v = SIMD2<Double>(x[row * hx + kx])
-                    power[s] += (v * v).sum() / 2
-                    counts[s] += 1
-                }
+            Self.forEachCoefficient(box: box, radius_px: box) { k, shell in
+                let v = SIMD2<Double>(x[k])
+                power[shell] += (v * v).sum() / 2
+                counts[shell] += 1
             }
         }
         variance = zip(power, counts).map { $1 > 0 ? max($0 / $1, 1e-6) : 1 }
         self.priorWeight = priorWeight
+    }
+
+    /// Calls `body(k, shell)` for every coefficient `k` of a centred half-plane (`box` rows of `box/2 + 1`, FFTW
+    /// row order) with `|k| ≤ radius_px`; `shell = round(|k|)`, capped at `box − 1`.
+    static func forEachCoefficient(box: Int, radius_px: Int, _ body: (_ k: Int, _ shell: Int) -> Void) {
+        let hx = box / 2 + 1
+        for row in 0..<box {
+            let y = row <= box / 2 ? row : row - box
+            for kx in 0..<hx where kx * kx + y * y <= radius_px * radius_px {
+                body(row * hx + kx, min(box - 1, Int(Double(kx * kx + y * y).squareRoot().rounded())))
+            }
+        }
     }
 
     /// Updates σ² with the residuals `|X − C·P|²` of images at their best poses; `residualPower[s]` and
