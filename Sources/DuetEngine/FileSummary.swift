@@ -29,8 +29,7 @@ public enum FileSummary {
 
     static func describe(_ set: ParticleSet, path: String, format: String) throws -> String {
         var set = set
-        set.fillMissingBoxSizesFromStacks()
-        let missing = try checkImageIndices(set)
+        let missing = try checkStacks(&set)
         let particles = set.particles
         var lines = ["\(path): \(format)", row("particles", "\(particles.count)")]
         lines.append(row("box", range(particles.compactMap { $0.boxSize.map(Double.init) }, unit: "px", digits: 0)))
@@ -63,25 +62,29 @@ public enum FileSummary {
         return lines.joined(separator: "\n")
     }
 
-    /// Opens the header of every stack that exists and checks that each particle's image is in it; returns how
-    /// many stacks were not found (metadata is often inspected without its images).
-    static func checkImageIndices(_ set: ParticleSet) throws -> Int {
-        var imageCount = [String: Int]()
+    /// Opens the header of every stack that exists once, checks that each particle's image is in it and fills
+    /// image sizes the metadata does not state; returns how many stacks were not found (metadata is often
+    /// inspected without its images).
+    static func checkStacks(_ set: inout ParticleSet) throws -> Int {
+        var headers = [String: (imageCount: Int, box: Int)?]()
         var missing = 0
-        for (r, particle) in set.particles.enumerated() {
+        for r in set.particles.indices {
+            let particle = set.particles[r]
             let stack = set.imagePath(of: particle)
-            if imageCount[stack] == nil {
+            if headers[stack] == nil {
                 if FileManager.default.fileExists(atPath: stack) {
-                    imageCount[stack] = try MRCFile(path: stack).imageCount
+                    let file = try MRCFile(path: stack)
+                    headers[stack] = (file.imageCount, file.nx)
                 } else {
-                    imageCount[stack] = -1
+                    headers[stack] = .some(nil)
                     missing += 1
                 }
             }
-            let count = imageCount[stack]!
-            if count >= 0 && particle.image.index >= count {
-                throw DuetError("particle \(r + 1): image \(particle.image.index + 1) requested but \(stack) has \(count)")
+            guard let header = headers[stack]! else { continue }
+            if particle.image.index >= header.imageCount {
+                throw DuetError("particle \(r + 1): image \(particle.image.index + 1) requested but \(stack) has \(header.imageCount)")
             }
+            if particle.boxSize == nil { set.particles[r].boxSize = header.box }
         }
         return missing
     }
