@@ -48,10 +48,9 @@ public enum FSCJob {
                                                              pixelSize_A: pixelSize_A, seed: configuration.seed)
         }
         let report = FSCReport(unmasked: unmasked, masked: masked)
-        try StarWriter.write(report.starDocument(), to: configuration.outputPrefix + ".star")
         let title = URL(fileURLWithPath: configuration.mapA).lastPathComponent + " vs "
             + URL(fileURLWithPath: configuration.mapB).lastPathComponent
-        try AtomicFile.write(report.plot(title: title).render(), to: configuration.outputPrefix + ".svg")
+        try report.write(prefix: configuration.outputPrefix, title: title)
         return report
     }
 

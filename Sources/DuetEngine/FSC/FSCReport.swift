@@ -58,6 +58,12 @@ public struct FSCReport: Sendable {
         return StarDocument(blocks: [general, StarBlock(name: "fsc", table: table)])
     }
 
+    /// Writes `<prefix>.star` (`starDocument()`) and `<prefix>.svg` (`plot(title:)`), each atomically.
+    public func write(prefix: String, title: String) throws {
+        try StarWriter.write(starDocument(), to: prefix + ".star")
+        try AtomicFile.write(plot(title: title).render(), to: prefix + ".svg")
+    }
+
     /// FSC against spatial frequency, with the 0.143 and 0.5 thresholds, ticks labelled in Å.
     public func plot(title: String) -> LinePlotSVG {
         let nyquist = 1 / (2 * unmasked.pixelSize_A)
