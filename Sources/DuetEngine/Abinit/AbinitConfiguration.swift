@@ -25,8 +25,8 @@ public struct AbinitConfiguration: Sendable {
     /// Fourier radius (pixels) up to which the global rotation grid is scored; the local refinement around each
     /// image's best rotation uses the full current radius.
     public var coarseSearchRadius_px = 10
-    /// Largest in-plane shift searched, in pixels (searched on a 1-pixel grid).
-    public var maxShift_px = 2
+    /// Largest in-plane shift searched globally, in pixels (on a 1-pixel grid; refined locally to 0.5 px).
+    public var maxShift_px = 3
     /// Real-space constraints after every step.
     public var enforceNonNegativity = true
     public var window = true

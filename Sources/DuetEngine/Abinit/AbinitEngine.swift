@@ -77,41 +77,20 @@ final class AbinitEngine {
 
     /// One SGD iteration; returns the mean effective sample size of the minibatch's posteriors.
     private func step(iteration t: Int, radius r: Int, minibatch: [Int]) -> Double {
-        let batch = data.batch(minibatch)
-        let shifts = shiftGrid()
-        let neededStep_deg = min(30, (Double(data.box) / max(diameter_px, 1) / Double(r)) * 180 / .pi)
-        let globalGrid = SO3Grid(order: neededStep_deg < 15 ? 2 : 1)
-        let settings = PoseSearchSettings(radius_px: r, threads: configuration.threads)
-        // Coarse to fine: the global grid is scored only up to `coarseSearchRadius_px` (cost grows with r²); the
-        // local refinement below then scores at the full radius.
-        let coarseRadius = min(r, configuration.coarseSearchRadius_px)
-        let global = PosePosteriorKernel.posteriors(volume: volume, images: batch, rotations: globalGrid.rotations,
-                                                    shifts_px: shifts, noiseVariance: noise.variance,
-                                                    settings: PoseSearchSettings(radius_px: coarseRadius,
-                                                                                 threads: configuration.threads))
-        var poses = [[WeightedPose]]()
+        let batch = data.images.subset(minibatch)
+        let search = CoarseToFineSearch(box: data.box, diameter_px: diameter_px, radius_px: r,
+                                        coarseRadius_px: configuration.coarseSearchRadius_px,
+                                        maxShift_px: configuration.maxShift_px, threads: configuration.threads)
+        let posteriors = search.search(volume: volume, batch: batch, noiseVariance: noise.variance)
+        let poses = posteriors.map(\.poses)
         var essSum = 0.0
-        for (slot, index) in minibatch.enumerated() {
-            var posterior = global[slot]
-            var rotations = globalGrid.rotations
-            if neededStep_deg < globalGrid.step_deg || coarseRadius < r {
-                // Refine around the best global rotation on a local grid at the step this resolution needs.
-                rotations = SO3LocalGrid.rotations(around: globalGrid.rotation(at: posterior.best.rotation),
-                                                   step_deg: min(neededStep_deg, globalGrid.step_deg / 2),
-                                                   radius_deg: globalGrid.step_deg)
-                posterior = PosePosteriorKernel.posteriors(volume: volume, images: data.batch([index]),
-                                                           rotations: rotations, shifts_px: shifts,
-                                                           noiseVariance: noise.variance, settings: settings)[0]
-            }
-            poses.append(posterior.poses.map {
-                WeightedPose(rotation: rotations[$0.rotation], shift_px: shifts[$0.shift], weight: $0.weight)
-            })
-            essSum += posterior.effectiveSampleSize
-            let best = poses[slot][0]
+        for (index, posterior) in zip(minibatch, posteriors) {
+            essSum += posterior.ess
+            let best = posterior.poses[0]
             assignments[index] = ParticleAssignment(
                 pose: Pose(rotation: best.rotation, shiftX_A: -best.shift_px.x * data.pixelSize_A,
                            shiftY_A: -best.shift_px.y * data.pixelSize_A),
-                effectiveSampleSize: posterior.effectiveSampleSize, lastIteration: t)
+                effectiveSampleSize: posterior.ess, lastIteration: t)
         }
         updateNoise(batch: batch, poses: poses, radius: r)
 
@@ -131,12 +110,6 @@ final class AbinitEngine {
         }
         volume = constrained(volume)
         return essSum / Double(max(1, minibatch.count))
-    }
-
-    /// In-plane shifts on a 1-pixel grid within ±maxShift_px.
-    private func shiftGrid() -> [SIMD2<Double>] {
-        let m = configuration.maxShift_px
-        return (-m...m).flatMap { y in (-m...m).map { x in SIMD2(Double(x), Double(y)) } }
     }
 
     /// The noise model follows the residual power at each image's best pose.

@@ -13,7 +13,7 @@ struct NoiseModel {
         let box = particles.box
         var power = [Double](repeating: 0, count: box), counts = [Double](repeating: 0, count: box)
         for index in sample {
-            let x = particles.spectra.baseAddress + index * particles.complexCount
+            let x = particles.images.spectra.baseAddress + index * particles.complexCount
             Self.forEachCoefficient(box: box, radius_px: box) { k, shell in
                 let v = SIMD2<Double>(x[k])
                 power[shell] += (v * v).sum() / 2

@@ -4,23 +4,20 @@ import DuetKernels
 
 /// Particle images prepared once for pose inference: each image normalised by its background (mean and standard
 /// deviation outside the particle circle), Fourier transformed about its centre (`box/2`), and its RELION CTF
-/// evaluated on the same centred half-plane. Image `i` of `particles` is at offset `i · complexCount`.
+/// evaluated on the same centred half-plane. Image `i` of `images` is particle `i` of `particles`.
 final class PreparedParticles {
     let particles: [Particle]
     let box: Int
     let pixelSize_A: Double
-    let complexCount: Int
-    let spectra: AlignedBuffer<SIMD2<Float>>
-    let ctfs: AlignedBuffer<Float>
+    let images: PoseImageBatch
+    var complexCount: Int { images.complexCount }
 
     init(set: ParticleSet, box: Int, pixelSize_A: Double, backgroundRadius_px: Double) throws {
         particles = set.particles
         self.box = box
         self.pixelSize_A = pixelSize_A
-        complexCount = box * (box / 2 + 1)
-        let count = particles.count
-        spectra = AlignedBuffer(count: count * complexCount)
-        ctfs = AlignedBuffer(count: count * complexCount)
+        images = PoseImageBatch(box: box, count: particles.count)
+        let complexCount = images.complexCount
         let fft = RealFFT<Float>(imageWidth: box, height: box, rigor: .estimate)
         let grid = CTFFrequencyGrid(box: box, pixelSize_A: pixelSize_A)
         let reader = ParticleImageReader(set: set)
@@ -40,25 +37,13 @@ final class PreparedParticles {
             let mean = n > 0 ? sum / n : 0
             let deviation = n > 1 ? max((sum2 / n - mean * mean).squareRoot(), 1e-12) : 1
             for p in 0..<(box * box) { image[p] = Float((Double(image[p]) - mean) / deviation) }
-            fft.forwardCentred(image.baseAddress, spectra.baseAddress + i * complexCount)
-            let ctfOut = UnsafeMutableBufferPointer(start: ctfs.baseAddress + i * complexCount, count: complexCount)
+            fft.forwardCentred(image.baseAddress, images.spectra.baseAddress + i * complexCount)
+            let ctfOut = UnsafeMutableBufferPointer(start: images.ctfs.baseAddress + i * complexCount, count: complexCount)
             if let ctf = particle.ctf {
                 try RelionCTF(ctf).evaluate(on: grid, into: ctfOut)
             } else {
                 ctfOut.update(repeating: 1)
             }
         }
-    }
-
-    /// A `PoseImageBatch` holding the images at `indices`.
-    func batch(_ indices: [Int]) -> PoseImageBatch {
-        let batch = PoseImageBatch(box: box, count: indices.count)
-        for (slot, index) in indices.enumerated() {
-            (batch.spectra.baseAddress + slot * complexCount).update(from: spectra.baseAddress + index * complexCount,
-                                                                     count: complexCount)
-            (batch.ctfs.baseAddress + slot * complexCount).update(from: ctfs.baseAddress + index * complexCount,
-                                                                  count: complexCount)
-        }
-        return batch
     }
 }

@@ -40,6 +40,19 @@ public final class PoseImageBatch: @unchecked Sendable {
             (ctfs.baseAddress + index * complexCount).update(from: $0.baseAddress!, count: complexCount)
         }
     }
+
+    /// A new batch holding copies of the images at `indices`, in that order.
+    public func subset(_ indices: [Int]) -> PoseImageBatch {
+        let result = PoseImageBatch(box: box, count: indices.count)
+        for (slot, index) in indices.enumerated() {
+            precondition(index >= 0 && index < count, "PoseImageBatch: image \(index) out of range")
+            (result.spectra.baseAddress + slot * complexCount).update(from: spectra.baseAddress + index * complexCount,
+                                                                      count: complexCount)
+            (result.ctfs.baseAddress + slot * complexCount).update(from: ctfs.baseAddress + index * complexCount,
+                                                                   count: complexCount)
+        }
+        return result
+    }
 }
 
 /// Parameters of one pose-posterior evaluation.
