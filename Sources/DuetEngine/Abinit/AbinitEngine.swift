@@ -94,19 +94,22 @@ final class AbinitEngine {
         }
         updateNoise(batch: batch, poses: poses, radius: r)
 
-        let accumulator = BackProjector(grid: grid)
-        DataTerm.accumulateGradient(volume: volume, images: batch, poses: poses, noiseVariance: noise.variance,
-                                    radius_px: r, into: accumulator, threads: configuration.threads)
-        let learningRate = Float(t < configuration.highLearningRateIterations ? configuration.initialLearningRate
-                                                                                : configuration.learningRate)
+        let gradient = DataTerm.gradientSlices(volume: volume, images: batch, poses: poses, noiseVariance: noise.variance,
+                                               radius_px: r, threads: configuration.threads)
+        let accumulator = ExactBackProjector(grid: grid, radius_px: r,
+                                             scale: ExactBackProjector.scale(maxAbsoluteValue: gradient.maxAbsoluteValue,
+                                                                             sliceCount: gradient.count))
+        gradient.insert(into: accumulator, threads: configuration.threads)
+        let learningRate = t < configuration.highLearningRateIterations ? configuration.initialLearningRate
+                                                                         : configuration.learningRate
         var curvatureSum = 0.0, curvatureCount = 0.0
-        for i in 0..<grid.count where accumulator.weight[i] > 0 {
-            curvatureSum += Double(accumulator.weight[i])
+        accumulator.forEachCell { _, _, weight in
+            curvatureSum += weight
             curvatureCount += 1
         }
-        let damping = Float(curvatureCount > 0 ? 0.01 * curvatureSum / curvatureCount : 1)
-        for i in 0..<grid.count where accumulator.weight[i] > 0 {
-            volume.data[i] -= learningRate * accumulator.numerator[i] / (accumulator.weight[i] + damping)
+        let damping = curvatureCount > 0 ? 0.01 * curvatureSum / curvatureCount : 1
+        accumulator.forEachCell { i, numerator, weight in
+            volume.data[i] -= SIMD2<Float>(learningRate * numerator / (weight + damping))
         }
         volume = constrained(volume)
         return essSum / Double(max(1, minibatch.count))

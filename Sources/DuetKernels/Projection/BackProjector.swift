@@ -87,8 +87,8 @@ public final class BackProjector: @unchecked Sendable {
         precondition(r >= 0 && r <= grid.maxRadius_px, "BackProjector.insert: radius \(r) > \(grid.maxRadius_px)")
         let geometry = SliceGeometry(rotation: rotation, scale: grid.scale)
         TranslationPhases.with(translation: translation_px, box: grid.box) { px, py in
-            insertSlice(numerator: n, weights: w, grid: grid, geometry: geometry, radius: r, phaseX: px, phaseY: py,
-                        slice: slice, sliceWeights: sliceWeights)
+            insertSlice(into: FloatScatter(numerator: n, weights: w, nx: grid.nx, nxy: grid.nx * grid.ny), grid: grid,
+                        geometry: geometry, radius: r, phaseX: px, phaseY: py, slice: slice, sliceWeights: sliceWeights)
         }
     }
 

@@ -114,20 +114,50 @@ func extractSlice(volume: UnsafePointer<SIMD2<Float>>, grid: FourierGrid, geomet
     }
 }
 
-/// The adjoint of `extractSlice`: adds `conj(phase) · slice` into `numerator` and `sliceWeight` into `weights`,
-/// both by trilinear scatter (Friedel-consistent: a sample at `x < 0` goes, conjugated, to `−k`).
-/// `sliceWeights == nil` means weight 1 everywhere.
-func insertSlice(numerator: UnsafeMutablePointer<SIMD2<Float>>, weights: UnsafeMutablePointer<Float>,
-                 grid: FourierGrid, geometry g: SliceGeometry, radius r: Int,
-                 phaseX: UnsafePointer<SIMD2<Float>>?, phaseY: UnsafePointer<SIMD2<Float>>?,
-                 slice: UnsafePointer<SIMD2<Float>>, sliceWeights: UnsafePointer<Float>?) {
+/// The eight trilinear weights of one sample, in the order (x, y, z) = 000, 100, 010, 110, 001, 101, 011, 111.
+typealias TrilinearWeights = SIMD8<Float>
+
+/// Where `insertSlice` puts a sample: `value` and `weight`, each times the trilinear weights `t`, added to the
+/// eight storage cells from `(x0, y0, z0)` (`FourierGrid` storage coordinates: `x0 ∈ 0…H`, `y0, z0 ∈ 0…2H`) to
+/// `(x0 + 1, y0 + 1, z0 + 1)`.
+protocol TrilinearScatter {
+    func add(x0: Int, y0: Int, z0: Int, value v: SIMD2<Float>, weight w: Float, _ t: TrilinearWeights)
+}
+
+/// Float accumulation on the whole `FourierGrid` storage (`BackProjector`).
+struct FloatScatter: TrilinearScatter {
+    let numerator: UnsafeMutablePointer<SIMD2<Float>>
+    let weights: UnsafeMutablePointer<Float>
+    let nx: Int, nxy: Int
+
+    @inline(__always) func add(x0: Int, y0: Int, z0: Int, value v: SIMD2<Float>, weight w: Float, _ t: TrilinearWeights) {
+        let i = x0 + nx * y0 + nxy * z0
+        let q = numerator + i
+        q[0] += v * t[0]; q[1] += v * t[1]
+        q[nx] += v * t[2]; q[nx + 1] += v * t[3]
+        q[nxy] += v * t[4]; q[nxy + 1] += v * t[5]
+        q[nxy + nx] += v * t[6]; q[nxy + nx + 1] += v * t[7]
+        let qw = weights + i
+        qw[0] += w * t[0]; qw[1] += w * t[1]
+        qw[nx] += w * t[2]; qw[nx + 1] += w * t[3]
+        qw[nxy] += w * t[4]; qw[nxy + 1] += w * t[5]
+        qw[nxy + nx] += w * t[6]; qw[nxy + nx + 1] += w * t[7]
+    }
+}
+
+/// The adjoint of `extractSlice`: adds `conj(phase) · slice` and `sliceWeight` into `target` by trilinear scatter
+/// (Friedel-consistent: a sample at `x < 0` goes, conjugated, to `−k`). `sliceWeights == nil` means weight 1
+/// everywhere.
+func insertSlice<Target: TrilinearScatter>(into target: Target, grid: FourierGrid, geometry g: SliceGeometry,
+                                           radius r: Int, phaseX: UnsafePointer<SIMD2<Float>>?,
+                                           phaseY: UnsafePointer<SIMD2<Float>>?, slice: UnsafePointer<SIMD2<Float>>,
+                                           sliceWeights: UnsafePointer<Float>?) {
     // Weight 1 everywhere is read through a one-element table with stride 0, so the loop has no branch on it.
     withUnsafeTemporaryAllocation(of: Float.self, capacity: 1) { one in
         one[0] = 1
         let weightStride = sliceWeights == nil ? 0 : 1
         let weightBase = sliceWeights ?? UnsafePointer(one.baseAddress!)
         let box = grid.box, hx = box / 2 + 1
-        let nx = grid.nx, nxy = grid.nx * grid.ny
         let offset = Float(grid.halfExtent)
         for row in 0..<box {
             guard let y = rowFrequency(row, box: box, radius: r) else { continue }
@@ -148,20 +178,9 @@ func insertSlice(numerator: UnsafeMutablePointer<SIMD2<Float>>, weights: UnsafeM
                 let x0 = Int(px), y0 = Int(py), z0 = Int(pz)
                 let fx = px - Float(x0), fy = py - Float(y0), fz = pz - Float(z0)
                 let gx = 1 - fx, gy = 1 - fy, gz = 1 - fz
-                let w000 = gx * gy * gz, w100 = fx * gy * gz, w010 = gx * fy * gz, w110 = fx * fy * gz
-                let w001 = gx * gy * fz, w101 = fx * gy * fz, w011 = gx * fy * fz, w111 = fx * fy * fz
-                let i = x0 + nx * y0 + nxy * z0
-                let q = numerator + i
-                q[0] += v * w000; q[1] += v * w100
-                q[nx] += v * w010; q[nx + 1] += v * w110
-                q[nxy] += v * w001; q[nxy + 1] += v * w101
-                q[nxy + nx] += v * w011; q[nxy + nx + 1] += v * w111
-                let w = sw[x * weightStride]
-                let qw = weights + i
-                qw[0] += w * w000; qw[1] += w * w100
-                qw[nx] += w * w010; qw[nx + 1] += w * w110
-                qw[nxy] += w * w001; qw[nxy + 1] += w * w101
-                qw[nxy + nx] += w * w011; qw[nxy + nx + 1] += w * w111
+                let t = TrilinearWeights(gx * gy * gz, fx * gy * gz, gx * fy * gz, fx * fy * gz,
+                                         gx * gy * fz, fx * gy * fz, gx * fy * fz, fx * fy * fz)
+                target.add(x0: x0, y0: y0, z0: z0, value: v, weight: sw[x * weightStride], t)
             }
         }
     }

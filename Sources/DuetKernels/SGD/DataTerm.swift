@@ -53,23 +53,23 @@ public enum DataTerm {
         return total
     }
 
-    /// Adds the gradient of `L` to `accumulator.numerator` and the diagonal curvature to `accumulator.weight`.
-    /// All poses are projected, turned into weighted residuals and inserted in parallel on `threads` workers.
-    public static func accumulateGradient(volume: FourierVolume, images: PoseImageBatch, poses: [[WeightedPose]],
-                                          noiseVariance: [Double], radius_px: Int, into accumulator: BackProjector,
-                                          threads: Int? = nil) {
+    /// The gradient and curvature slices of `L`: for every pose of every image, `w f C (C S_t P_R V − X)/σ²` and
+    /// `w f C²/σ²` on the image half-plane (zero outside `radius_px`), to be back-projected at the pose. Poses are
+    /// projected and weighted in parallel on `threads` workers; each slice depends only on its own image and pose.
+    public static func gradientSlices(volume: FourierVolume, images: PoseImageBatch, poses: [[WeightedPose]],
+                                      noiseVariance: [Double], radius_px: Int, threads: Int? = nil) -> GradientSlices {
         let layout = AnnulusLayout(box: images.box, radius: radius_px, minRadius: 0)
         let entries = poses.enumerated().flatMap { image, list in list.map { (image: image, pose: $0) } }
-        guard !entries.isEmpty else { return }
         let stride = images.complexCount
-        let slices = AlignedBuffer<SIMD2<Float>>(count: entries.count * stride)
-        let curvatures = AlignedBuffer<Float>(count: entries.count * stride)
-        let rotations = entries.map(\.pose.rotation), shifts = entries.map(\.pose.shift_px)
-        volume.project(rotations: rotations, translations_px: shifts, radius_px: radius_px, into: slices.baseAddress,
-                       outputStride: stride, threads: threads)
+        let result = GradientSlices(count: entries.count, stride: stride, rotations: entries.map(\.pose.rotation),
+                                    shifts_px: entries.map(\.pose.shift_px))
+        guard !entries.isEmpty else { return result }
+        volume.project(rotations: result.rotations, translations_px: result.shifts_px, radius_px: radius_px,
+                       into: result.slices.baseAddress, outputStride: stride, threads: threads)
         let scales = layout.shell.indices.map { n in Float(Double(layout.friedel[n]) / noiseVariance[Int(layout.shell[n])]) }
-        nonisolated(unsafe) let sliceBase = slices.baseAddress, curvatureBase = curvatures.baseAddress
+        nonisolated(unsafe) let sliceBase = result.slices.baseAddress, curvatureBase = result.curvatures.baseAddress
         nonisolated(unsafe) let spectra = images.spectra.baseAddress, ctfs = images.ctfs.baseAddress
+        let largest = AlignedBuffer<Float>(count: entries.count)
         ParallelFor.run(count: entries.count, threads: threads) { range in
             for e in range {
                 let (image, pose) = entries[e]
@@ -77,16 +77,59 @@ public enum DataTerm {
                 let slice = sliceBase + e * stride, curvature = curvatureBase + e * stride
                 // Coefficients outside the radius stay zero: `project` zeroed them and they are not visited.
                 let weight = Float(pose.weight)
+                var m: Float = 0
                 for n in 0..<layout.count {
                     let k = Int(layout.halfPlaneIndex[n])
                     let scale = weight * scales[n]
                     slice[k] = scale * c[k] * (slice[k] * c[k] - x[k])
                     curvature[k] = scale * c[k] * c[k]
+                    m = max(m, abs(slice[k].x), abs(slice[k].y), curvature[k])
                 }
+                largest[e] = m
             }
         }
+        result.maxAbsoluteValue = Double(largest.buffer.max() ?? 0)
+        return result
+    }
+
+    /// Adds the gradient of `L` to `accumulator.numerator` and the diagonal curvature to `accumulator.weight`.
+    public static func accumulateGradient(volume: FourierVolume, images: PoseImageBatch, poses: [[WeightedPose]],
+                                          noiseVariance: [Double], radius_px: Int, into accumulator: BackProjector,
+                                          threads: Int? = nil) {
+        let g = gradientSlices(volume: volume, images: images, poses: poses, noiseVariance: noiseVariance,
+                               radius_px: radius_px, threads: threads)
+        guard g.count > 0 else { return }
+        accumulator.insert(slices: g.slices.baseAddress, sliceStride: g.stride, sliceWeights: g.curvatures.baseAddress,
+                           weightStride: g.stride, rotations: g.rotations, translations_px: g.shifts_px,
+                           radius_px: radius_px, threads: threads)
+    }
+}
+
+/// The slices of `DataTerm.gradientSlices`: slice `i` (numerator at `slices + i · stride`, curvature at
+/// `curvatures + i · stride`, image half-planes) goes in at `rotations[i]`, translated by `shifts_px[i]`.
+public final class GradientSlices: @unchecked Sendable {
+    public let count: Int
+    public let stride: Int
+    public let rotations: [Rotation]
+    public let shifts_px: [SIMD2<Double>]
+    public let slices: AlignedBuffer<SIMD2<Float>>
+    public let curvatures: AlignedBuffer<Float>
+    /// The largest magnitude of any real or imaginary part of a slice value or of a curvature.
+    public internal(set) var maxAbsoluteValue: Double = 0
+
+    init(count: Int, stride: Int, rotations: [Rotation], shifts_px: [SIMD2<Double>]) {
+        self.count = count
+        self.stride = stride
+        self.rotations = rotations
+        self.shifts_px = shifts_px
+        slices = AlignedBuffer(count: count * stride)
+        curvatures = AlignedBuffer(count: count * stride)
+    }
+
+    /// Back-projects every slice into `accumulator` (exact, thread-count independent sums).
+    public func insert(into accumulator: ExactBackProjector, threads: Int? = nil) {
+        guard count > 0 else { return }
         accumulator.insert(slices: slices.baseAddress, sliceStride: stride, sliceWeights: curvatures.baseAddress,
-                           weightStride: stride, rotations: rotations, translations_px: shifts, radius_px: radius_px,
-                           threads: threads)
+                           weightStride: stride, rotations: rotations, translations_px: shifts_px, threads: threads)
     }
 }

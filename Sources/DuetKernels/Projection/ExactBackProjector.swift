@@ -1,0 +1,122 @@
+import DuetCore
+
+/// A back-projection accumulator whose sums do not depend on the order of insertion: every sample is converted to
+/// 64-bit fixed point (`round(value · scale)`, `scale` a power of two) before it is added, and integer addition is
+/// associative. The same slices therefore give bit-identical sums whatever the thread count, and the cells of
+/// several ranks can be summed with an integer allreduce in any order (DESIGN.md §4: the same seed gives the same
+/// maps at any rank count).
+///
+/// Geometry is `BackProjector`'s (same kernel, same adjoint of `FourierVolume.project`), but only the cells that
+/// image radius `radius_px` reaches are stored: `x ∈ 0…R`, `y, z ∈ H−R…H+R` in `FourierGrid` storage
+/// coordinates, `R = ⌊scale_pad · radius_px⌋ + 1`, so memory and the size of a reduction follow the resolution.
+/// `cells` holds the region's numerators (real, imaginary interleaved, `2 · regionCount`) followed by its weights
+/// (`regionCount`), x fastest.
+public final class ExactBackProjector: @unchecked Sendable {
+    public let grid: FourierGrid
+    public let radius_px: Int
+    /// Fixed-point units per unit of value: a power of two.
+    public let scale: Double
+    /// Numerators then weights of the region, in fixed point.
+    public let cells: AlignedBuffer<Int64>
+    /// Cells in the region.
+    public let regionCount: Int
+    private let reach: Int, rx: Int, ry: Int
+
+    /// An empty accumulator for slices of image radius ≤ `radius_px` on `grid`, with fixed-point `scale`
+    /// (see `scale(maxAbsoluteValue:sliceCount:)`).
+    public init(grid: FourierGrid, radius_px: Int, scale: Double) {
+        precondition(radius_px >= 0 && radius_px <= grid.maxRadius_px, "ExactBackProjector: radius \(radius_px)")
+        self.grid = grid
+        self.radius_px = radius_px
+        self.scale = scale
+        reach = min(grid.halfExtent - 1, Int((grid.scale * Double(radius_px)).rounded(.down)) + 1)
+        rx = reach + 1
+        ry = 2 * reach + 1
+        regionCount = rx * ry * ry
+        cells = AlignedBuffer(count: 3 * regionCount)
+    }
+
+    /// The largest power-of-two scale (at most 2^100) for which `sliceCount` slices whose values and weights are
+    /// all at most `maxAbsoluteValue` in magnitude cannot overflow a cell: a slice adds at most 16 × its largest
+    /// value to one cell (trilinear weights of the samples within one cell's reach, Friedel copies included).
+    public static func scale(maxAbsoluteValue: Double, sliceCount: Int) -> Double {
+        let bound = maxAbsoluteValue * Double(max(1, sliceCount)) * 16
+        guard bound > 0, bound.isFinite else { return 1 }
+        return Double(sign: .plus, exponent: min(100, 62 - Int(bound.exponent) - 1), significand: 1)
+    }
+
+    /// Adds `rotations.count` slices on `threads` workers (default: all cores), with the meaning of
+    /// `BackProjector.insert(slices:…)`. Each worker sums into its own fixed-point cells; the workers' cells are
+    /// then added exactly.
+    public func insert(slices: UnsafePointer<SIMD2<Float>>, sliceStride: Int, sliceWeights: UnsafePointer<Float>,
+                       weightStride: Int, rotations: [Rotation], translations_px: [SIMD2<Double>], threads: Int? = nil) {
+        let count = rotations.count
+        precondition(translations_px.count == count, "ExactBackProjector: one translation per rotation")
+        let workers = min(count, max(1, threads ?? ParallelFor.defaultThreads))
+        guard workers > 0 else { return }
+        let extra = (1..<workers).map { _ in AlignedBuffer<Int64>(count: 3 * regionCount) }
+        let targets = [cells.baseAddress] + extra.map(\.baseAddress)
+        nonisolated(unsafe) let slices = slices, sliceWeights = sliceWeights, shared = targets
+        withExtendedLifetime((self, extra)) {
+            ParallelFor.runPerWorker(count: count, workers: workers) { worker, range in
+                let target = self.scatter(into: shared[worker])
+                for i in range {
+                    let geometry = SliceGeometry(rotation: rotations[i], scale: self.grid.scale)
+                    TranslationPhases.with(translation: translations_px[i], box: self.grid.box) { px, py in
+                        insertSlice(into: target, grid: self.grid, geometry: geometry, radius: self.radius_px,
+                                    phaseX: px, phaseY: py, slice: slices + i * sliceStride,
+                                    sliceWeights: sliceWeights + i * weightStride)
+                    }
+                }
+            }
+        }
+        for buffer in extra {
+            for i in 0..<(3 * regionCount) { cells[i] &+= buffer[i] }
+        }
+    }
+
+    /// Calls `body(gridIndex, numerator, weight)` for every cell of the region with a nonzero weight, in storage
+    /// order, with the values converted back from fixed point.
+    public func forEachCell(_ body: (_ gridIndex: Int, _ numerator: SIMD2<Double>, _ weight: Double) -> Void) {
+        let unit = 1 / scale
+        let numerators = cells.baseAddress, weights = cells.baseAddress + 2 * regionCount
+        for z in 0..<ry {
+            for y in 0..<ry {
+                for x in 0..<rx {
+                    let c = x + rx * (y + ry * z)
+                    guard weights[c] != 0 else { continue }
+                    let gridIndex = grid.index(x: x, y: y - reach, z: z - reach)
+                    body(gridIndex, SIMD2(Double(numerators[2 * c]), Double(numerators[2 * c + 1])) * unit,
+                         Double(weights[c]) * unit)
+                }
+            }
+        }
+    }
+
+    private func scatter(into base: UnsafeMutablePointer<Int64>) -> FixedPointScatter {
+        let h = grid.halfExtent
+        return FixedPointScatter(numerators: base, weights: base + 2 * regionCount, rx: rx, rxy: rx * ry,
+                                 origin: h - reach, scale: Float(scale))
+    }
+}
+
+/// Fixed-point accumulation into an `ExactBackProjector` region whose storage coordinates start at
+/// `(0, origin, origin)`.
+struct FixedPointScatter: TrilinearScatter {
+    let numerators: UnsafeMutablePointer<Int64>
+    let weights: UnsafeMutablePointer<Int64>
+    let rx: Int, rxy: Int, origin: Int
+    let scale: Float
+
+    @inline(__always) func add(x0: Int, y0: Int, z0: Int, value v: SIMD2<Float>, weight w: Float, _ t: TrilinearWeights) {
+        let c = x0 + rx * (y0 - origin) + rxy * (z0 - origin)
+        let vs = v * scale, ws = w * scale
+        let offsets = SIMD8<Int>(0, 1, rx, rx + 1, rxy, rxy + 1, rxy + rx, rxy + rx + 1)
+        for j in 0..<8 {
+            let cell = c + offsets[j]
+            numerators[2 * cell] &+= Int64((vs.x * t[j]).rounded(.toNearestOrEven))
+            numerators[2 * cell + 1] &+= Int64((vs.y * t[j]).rounded(.toNearestOrEven))
+            weights[cell] &+= Int64((ws * t[j]).rounded(.toNearestOrEven))
+        }
+    }
+}
