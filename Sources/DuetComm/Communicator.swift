@@ -46,6 +46,9 @@ public protocol Communicator: AnyObject {
     /// (collective). `count` is in elements of `kind`.
     func allreduceSumRaw(_ buffer: UnsafeMutableRawPointer, count: Int, kind: ReductionElementKind) throws
 
+    /// The largest of every rank's `value` (collective).
+    func allreduceMax(_ value: Double) throws -> Double
+
     /// Collects each rank's bytes (any length) on `root`, in rank order; other ranks get nil (collective).
     func gather(_ bytes: [UInt8], root: Int) throws -> [[UInt8]]?
 }
@@ -70,6 +73,20 @@ extension Communicator {
         var array = [value]
         try allreduceSum(&array)
         return array[0]
+    }
+
+    /// Sums `rows` (consecutive rows of `rowLength`) over ranks and then over rows, in row order. Each element must
+    /// be nonzero on at most one rank (each rank fills the rows it owns, zeros elsewhere), so the allreduce adds
+    /// only zeros and is exact: the result is bit-identical whatever the number of ranks (collective).
+    public func sumDisjointRows(_ rows: [Double], rowLength: Int) throws -> [Double] {
+        precondition(rowLength > 0 && rows.count % rowLength == 0, "sumDisjointRows: ragged rows")
+        var all = rows
+        try allreduceSum(&all)
+        var total = [Double](repeating: 0, count: rowLength)
+        for start in stride(from: 0, to: all.count, by: rowLength) {
+            for j in 0..<rowLength { total[j] += all[start + j] }
+        }
+        return total
     }
 
     /// Broadcasts a trivially copyable array whose length every rank already knows (collective).

@@ -75,6 +75,10 @@ public final class LocalCommunicator: Communicator, @unchecked Sendable {
         }
     }
 
+    public func allreduceMax(_ value: Double) throws -> Double {
+        try group.exchange(rank: rank, value: value).max()!
+    }
+
     public func gather(_ bytes: [UInt8], root: Int) throws -> [[UInt8]]? {
         let all = try group.exchange(rank: rank, value: bytes)
         return rank == root ? all : nil

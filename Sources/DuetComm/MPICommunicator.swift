@@ -77,6 +77,13 @@ public final class MPICommunicator: Communicator {
         }
     }
 
+    public func allreduceMax(_ value: Double) throws -> Double {
+        var result = value
+        try MPIRuntime.check(MPI_Allreduce(duet_mpi_in_place(), &result, 1, duet_mpi_double(), duet_mpi_op_max(), handle),
+                             "MPI_Allreduce(max)")
+        return result
+    }
+
     public func gather(_ bytes: [UInt8], root: Int) throws -> [[UInt8]]? {
         var myCount = Int32(bytes.count)
         var counts = [Int32](repeating: 0, count: rank == root ? size : 0)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DuetComm
 import DuetEngine
 import Foundation
 
@@ -22,8 +23,9 @@ struct AbinitCommand: ParsableCommand {
     func run() throws {
         let progress = ProgressDisplay()
         let summary = try AbinitJob.run(particlesPath: particles, outputDirectory: out, pixelSize_A: pixelSize_A,
-                                        configuration: sgd.configuration, progress: progress.show)
+                                        configuration: sgd.configuration, communicator: MPICommunicator.world(),
+                                        progress: progress.show)
         progress.finish()
-        print(summary)
+        if let summary { print(summary) }
     }
 }

@@ -1,38 +1,67 @@
+import DuetComm
 import DuetCore
 import DuetKernels
 import Foundation
 
 /// What the ab-initio reconstruction learned about one particle: its most probable pose, the effective number of
 /// poses sharing its posterior (1 = certain), and the last iteration that saw it (nil: never, an unused particle).
-public struct ParticleAssignment: Sendable {
+public struct ParticleAssignment: Sendable, Equatable {
     public var pose: Pose?
     public var effectiveSampleSize: Double
     public var lastIteration: Int?
+
+    static let unseen = ParticleAssignment(pose: nil, effectiveSampleSize: 0, lastIteration: nil)
+}
+
+/// One SGD iteration as the log reports it.
+struct IterationSummary {
+    var iteration: Int
+    var resolution_A: Double
+    var minibatch: Int
+    var meanESS: Double
 }
 
 /// Stochastic-gradient ab-initio reconstruction of one particle set from a random start (DESIGN.md §2, after
-/// Punjani et al. 2017). Each iteration draws a minibatch, infers each image's posterior over rotations × shifts
-/// under the per-shell noise model (global grid search, then a finer local grid around the best rotation), takes a
-/// preconditioned gradient step on the Fourier volume (`V ← V − lr · g / (H + λ)`, with `g` and the diagonal
-/// curvature `H` from `DataTerm`), applies the real-space constraints (non-negativity, soft window, re-centring) and
-/// updates the noise model from the residuals at the best poses. The Fourier radius rises linearly from
-/// `initialResolution_A` to `maximumResolution_A` over the initial iterations, so cost follows resolution.
+/// Punjani et al. 2017), on the ranks of one communicator. Each iteration draws a minibatch, infers each image's
+/// posterior over rotations × shifts under the per-shell noise model (`CoarseToFineSearch`), takes a
+/// preconditioned gradient step on the Fourier volume (`V ← V − lr · g / (H + λ)`, `g` and the diagonal curvature
+/// `H` from `DataTerm`, `λ` 1 % of the mean curvature), applies the real-space constraints (non-negativity, soft
+/// window, re-centring) and updates the noise model from the residuals at the best poses. The Fourier radius rises
+/// linearly from `initialResolution_A` to `maximumResolution_A` over the initial iterations, so cost follows
+/// resolution.
+///
+/// Distribution (DESIGN.md §4): particle `i` of the set belongs to rank `i mod size` (`ParticleShard`), which alone
+/// reads, searches and back-projects it. Every rank draws the same minibatches from the same generator and applies
+/// the same update. Every sum over ranks is exact — the gradient in fixed point (`ExactBackProjector`), per-image
+/// statistics as disjoint rows (`sumDisjointRows`) — so the volume is bit-identical at any rank and thread count.
 final class AbinitEngine {
     let configuration: AbinitConfiguration
+    let communicator: Communicator
+    let shard: ParticleShard
+    /// The images this rank owns: image `s` is particle `shard.index(ofSlot: s)` of the set.
     let data: PreparedParticles
-    let log: (String) -> Void
     private(set) var volume: FourierVolume
+    /// Per shard slot.
     private(set) var assignments: [ParticleAssignment]
-    private var noise: NoiseModel
-    private var generator: SeededGenerator
+    private(set) var noise: NoiseModel
+    private(set) var generator: SeededGenerator
+    /// Particle order from which minibatches are drawn (a partial Fisher–Yates shuffle per iteration).
+    private(set) var order: [Int]
+    /// The next iteration to run.
+    private(set) var iteration = 0
     private let grid: FourierGrid
     private let diameter_px: Double
     private let maxRadius_px: Int
 
-    init(configuration: AbinitConfiguration, data: PreparedParticles, log: @escaping (String) -> Void) {
+    /// - Parameters:
+    ///   - particleCount: particles in the whole set (over all ranks).
+    ///   - stream: the random stream of this set (a different one per half-set).
+    init(configuration: AbinitConfiguration, data: PreparedParticles, shard: ParticleShard, stream: UInt64,
+         communicator: Communicator) throws {
         self.configuration = configuration
         self.data = data
-        self.log = log
+        self.shard = shard
+        self.communicator = communicator
         let box = data.box
         grid = FourierGrid(box: box)
         diameter_px = configuration.particleDiameter_px(box: box, pixelSize_A: data.pixelSize_A)
@@ -40,11 +69,11 @@ final class AbinitEngine {
         maxRadius_px = configuration.maximumResolution_A.map {
             min(nyquistRadius, Int((Double(box) * data.pixelSize_A / $0).rounded()))
         } ?? nyquistRadius
-        generator = SeededGenerator(seed: configuration.seed, stream: 0xAB1)
-        assignments = Array(repeating: ParticleAssignment(pose: nil, effectiveSampleSize: 0, lastIteration: nil),
-                            count: data.particles.count)
-        let sample = Array(0..<min(data.particles.count, 500))
-        noise = NoiseModel(particles: data, sample: sample, priorWeight: configuration.noisePriorWeight)
+        generator = SeededGenerator(seed: configuration.seed, stream: stream)
+        assignments = Array(repeating: .unseen, count: data.particles.count)
+        order = Array(0..<shard.particleCount)
+        noise = try NoiseModel(particles: data, shard: shard, sampleCount: min(shard.particleCount, 500),
+                               priorWeight: configuration.noisePriorWeight, communicator: communicator)
         volume = Self.randomStart(box: box, diameter_px: diameter_px, grid: grid, generator: &generator)
     }
 
@@ -55,51 +84,52 @@ final class AbinitEngine {
         return r0 + Int((Double(maxRadius_px - r0) * progress).rounded())
     }
 
-    func run() {
-        let start = Date()
-        let total = configuration.iterations
-        for t in 0..<total {
-            let r = radius(iteration: t)
-            let size = min(data.particles.count,
-                           t < configuration.minibatchSwitchIteration ? configuration.initialMinibatch : configuration.finalMinibatch)
-            var indices = Array(data.particles.indices)
-            indices.shuffle(using: &generator)
-            let minibatch = Array(indices.prefix(size)).sorted()
-            let essMean = step(iteration: t, radius: r, minibatch: minibatch)
-            if t % 10 == 0 || t == total - 1 {
-                let elapsed = Date().timeIntervalSince(start)
-                let eta = elapsed / Double(t + 1) * Double(total - t - 1)
-                log(String(format: "iteration %4d/%d  resolution %6.2f Å  minibatch %4d  mean ESS %7.2f  elapsed %6.1f s  ETA %6.1f s",
-                           t + 1, total, Double(data.box) * data.pixelSize_A / Double(r), size, essMean, elapsed, eta))
-            }
+    /// Runs the next iteration (collective over the communicator).
+    func iterate() throws -> IterationSummary {
+        let t = iteration
+        let r = radius(iteration: t)
+        let size = min(shard.particleCount,
+                       t < configuration.minibatchSwitchIteration ? configuration.initialMinibatch : configuration.finalMinibatch)
+        for i in 0..<size {
+            order.swapAt(i, i + Int(generator.next() % UInt64(shard.particleCount - i)))
         }
+        let minibatch = order.prefix(size).sorted()
+        let meanESS = try step(iteration: t, radius: r, minibatch: minibatch)
+        iteration += 1
+        return IterationSummary(iteration: t, resolution_A: Double(data.box) * data.pixelSize_A / Double(r),
+                                minibatch: size, meanESS: meanESS)
     }
 
     /// One SGD iteration; returns the mean effective sample size of the minibatch's posteriors.
-    private func step(iteration t: Int, radius r: Int, minibatch: [Int]) -> Double {
-        let batch = data.images.subset(minibatch)
+    private func step(iteration t: Int, radius r: Int, minibatch: [Int]) throws -> Double {
+        // The minibatch members this rank owns: their position in the minibatch and their shard slot.
+        let mine = minibatch.indices.filter { shard.owns(minibatch[$0]) }
+        let slots = mine.map { shard.slot(of: minibatch[$0]) }
+        let batch = data.images.subset(slots)
         let search = CoarseToFineSearch(box: data.box, diameter_px: diameter_px, radius_px: r,
                                         coarseRadius_px: configuration.coarseSearchRadius_px,
                                         maxShift_px: configuration.maxShift_px, threads: configuration.threads)
         let posteriors = search.search(volume: volume, batch: batch, noiseVariance: noise.variance)
         let poses = posteriors.map(\.poses)
-        var essSum = 0.0
-        for (index, posterior) in zip(minibatch, posteriors) {
-            essSum += posterior.ess
+        var essRows = [Double](repeating: 0, count: minibatch.count)
+        for ((position, slot), posterior) in zip(zip(mine, slots), posteriors) {
+            essRows[position] = posterior.ess
             let best = posterior.poses[0]
-            assignments[index] = ParticleAssignment(
+            assignments[slot] = ParticleAssignment(
                 pose: Pose(rotation: best.rotation, shiftX_A: -best.shift_px.x * data.pixelSize_A,
                            shiftY_A: -best.shift_px.y * data.pixelSize_A),
                 effectiveSampleSize: posterior.ess, lastIteration: t)
         }
-        updateNoise(batch: batch, poses: poses, radius: r)
+        let essSum = try communicator.sumDisjointRows(essRows, rowLength: 1)[0]
+        try updateNoise(batch: batch, poses: poses, positions: mine, minibatchCount: minibatch.count, radius: r)
 
         let gradient = DataTerm.gradientSlices(volume: volume, images: batch, poses: poses, noiseVariance: noise.variance,
                                                radius_px: r, threads: configuration.threads)
-        let accumulator = ExactBackProjector(grid: grid, radius_px: r,
-                                             scale: ExactBackProjector.scale(maxAbsoluteValue: gradient.maxAbsoluteValue,
-                                                                             sliceCount: gradient.count))
+        let scale = ExactBackProjector.scale(maxAbsoluteValue: try communicator.allreduceMax(gradient.maxAbsoluteValue),
+                                             sliceCount: try communicator.allreduceSum(gradient.count))
+        let accumulator = ExactBackProjector(grid: grid, radius_px: r, scale: scale)
         gradient.insert(into: accumulator, threads: configuration.threads)
+        try communicator.allreduceSum(accumulator.cells.buffer)
         let learningRate = t < configuration.highLearningRateIterations ? configuration.initialLearningRate
                                                                          : configuration.learningRate
         var curvatureSum = 0.0, curvatureCount = 0.0
@@ -115,22 +145,26 @@ final class AbinitEngine {
         return essSum / Double(max(1, minibatch.count))
     }
 
-    /// The noise model follows the residual power at each image's best pose.
-    private func updateNoise(batch: PoseImageBatch, poses: [[WeightedPose]], radius r: Int) {
+    /// The noise model follows the residual power at each image's best pose; each rank fills the rows of the
+    /// minibatch positions it owns.
+    private func updateNoise(batch: PoseImageBatch, poses: [[WeightedPose]], positions: [Int], minibatchCount: Int,
+                             radius r: Int) throws {
         let box = data.box
-        var power = [Double](repeating: 0, count: box), counts = [Double](repeating: 0, count: box)
+        var rows = [Double](repeating: 0, count: minibatchCount * box)
+        var counts = [Double](repeating: 0, count: box)
+        NoiseModel.forEachCoefficient(box: box, radius_px: r) { _, shell in counts[shell] += Double(minibatchCount) }
         let slice = AlignedBuffer<SIMD2<Float>>(count: data.complexCount)
         for (slot, imagePoses) in poses.enumerated() {
             guard let best = imagePoses.first else { continue }
             volume.project(rotation: best.rotation, translation_px: best.shift_px, radius_px: r, into: slice.baseAddress)
             let x = batch.spectra.baseAddress + slot * data.complexCount, c = batch.ctfs.baseAddress + slot * data.complexCount
+            let row = positions[slot] * box
             NoiseModel.forEachCoefficient(box: box, radius_px: r) { k, shell in
                 let residual = SIMD2<Double>(x[k] - c[k] * slice[k])
-                power[shell] += (residual * residual).sum() / 2
-                counts[shell] += 1
+                rows[row + shell] += (residual * residual).sum() / 2
             }
         }
-        noise.update(residualPower: power, counts: counts)
+        noise.update(residualPower: try communicator.sumDisjointRows(rows, rowLength: box), counts: counts)
     }
 
     /// A random volume from the seed, low-passed to Fourier radius 7 and made non-negative (CryoSPARC's start).

@@ -1,14 +1,18 @@
+import DuetComm
 import DuetCore
 import DuetFormats
 import DuetKernels
 import Foundation
 
-/// `duet abinit PARTICLES --out DIR`: ab-initio reconstruction of one particle set. Writes `map.mrc` (the SGD
-/// volume), `particles.star` and `particles.cs` (the particles that were seen, with their most probable poses),
+/// `duet abinit PARTICLES --out DIR`: ab-initio reconstruction of one particle set, on every rank of
+/// `communicator` (each reads and processes its shard). Rank 0 writes `map.mrc` (the SGD volume),
+/// `particles.star` and `particles.cs` (the particles that were seen, with their most probable poses),
 /// `unused.star` (particles never drawn into a minibatch) and `log.txt` (one line every 10 iterations).
 public enum AbinitJob {
+    /// Returns the summary line on rank 0, nil on the others.
     public static func run(particlesPath: String, outputDirectory: String, pixelSize_A: Double?,
-                           configuration: AbinitConfiguration, progress: @escaping (String) -> Void) throws -> String {
+                           configuration: AbinitConfiguration, communicator: Communicator,
+                           progress: @escaping (String) -> Void) throws -> String? {
         var set = try ParticleFile.read(particlesPath, pixelSize_A: pixelSize_A)
         set.fillMissingBoxSizesFromStacks()
         if let limit = configuration.particleLimit { set.particles = Array(set.particles.prefix(limit)) }
@@ -16,22 +20,41 @@ public enum AbinitJob {
         guard let pixel_A = set.particles.first?.pixelSize_A else {
             throw DuetError("\(particlesPath): pixel size unknown: pass --pixel-size")
         }
-        try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
-        let diameter_px = configuration.particleDiameter_px(box: box, pixelSize_A: pixel_A)
-        let data = try PreparedParticles(set: set, box: box, pixelSize_A: pixel_A, backgroundRadius_px: diameter_px / 2)
-        var logLines = [String]()
-        let engine = AbinitEngine(configuration: configuration, data: data) { line in
-            logLines.append(line)
-            progress(line)
+        if communicator.isRoot {
+            try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
         }
-        engine.run()
+        let shard = ParticleShard(particleCount: set.particles.count, rank: communicator.rank, size: communicator.size)
+        let data = try PreparedParticles(set: set, indices: shard.indices, box: box, pixelSize_A: pixel_A,
+                                         backgroundRadius_px: configuration.particleDiameter_px(box: box, pixelSize_A: pixel_A) / 2)
+        let engine = try AbinitEngine(configuration: configuration, data: data, shard: shard, stream: 0xAB1,
+                                      communicator: communicator)
+        var log = IterationLog(total: configuration.iterations)
+        while engine.iteration < configuration.iterations {
+            let summary = try engine.iterate()
+            if communicator.isRoot, let line = log.record(summary) { progress(line) }
+        }
+        let assignments = try engine.gatherAssignments()
+        let map = engine.map()
+        guard communicator.isRoot, let assignments else { return nil }
 
-        try MRCWriter.writeVolume(nx: box, ny: box, nz: box, data: engine.map(), pixelSize_A: Float(pixel_A),
+        try MRCWriter.writeVolume(nx: box, ny: box, nz: box, data: map, pixelSize_A: Float(pixel_A),
                                   to: outputDirectory + "/map.mrc")
-        var used = set, unused = set
+        let (used, unused) = set.splitByAssignment(assignments)
+        try ParticleFile.write(used, to: outputDirectory + "/particles.star")
+        try ParticleFile.write(used, to: outputDirectory + "/particles.cs")
+        try ParticleFile.write(unused, to: outputDirectory + "/unused.star")
+        try AtomicFile.write(log.lines.joined(separator: "\n") + "\n", to: outputDirectory + "/log.txt")
+        return "ab-initio map of \(used.particles.count) particles (\(unused.particles.count) unused) in \(outputDirectory)/"
+    }
+}
+
+extension ParticleSet {
+    /// The particles with an assignment (posed with it) and those never seen.
+    func splitByAssignment(_ assignments: [ParticleAssignment]) -> (used: ParticleSet, unused: ParticleSet) {
+        var used = self, unused = self
         used.particles = []
         unused.particles = []
-        for (particle, assignment) in zip(set.particles, engine.assignments) {
+        for (particle, assignment) in zip(particles, assignments) {
             if let pose = assignment.pose {
                 var posed = particle
                 posed.pose = pose
@@ -42,10 +65,26 @@ public enum AbinitJob {
         }
         used.source = .generated
         unused.source = .generated
-        try ParticleFile.write(used, to: outputDirectory + "/particles.star")
-        try ParticleFile.write(used, to: outputDirectory + "/particles.cs")
-        try ParticleFile.write(unused, to: outputDirectory + "/unused.star")
-        try AtomicFile.write(logLines.joined(separator: "\n") + "\n", to: outputDirectory + "/log.txt")
-        return "ab-initio map of \(used.particles.count) particles (\(unused.particles.count) unused) in \(outputDirectory)/"
+        return (used, unused)
+    }
+}
+
+/// The per-iteration log: a line every 10 iterations and at the last, with elapsed time and ETA.
+struct IterationLog {
+    let total: Int
+    let start = Date()
+    private(set) var lines = [String]()
+
+    init(total: Int) { self.total = total }
+
+    /// Records an iteration; returns its line when it is one to show.
+    mutating func record(_ s: IterationSummary) -> String? {
+        guard s.iteration % 10 == 0 || s.iteration == total - 1 else { return nil }
+        let elapsed = Date().timeIntervalSince(start)
+        let eta = elapsed / Double(s.iteration + 1) * Double(total - s.iteration - 1)
+        let line = String(format: "iteration %4d/%d  resolution %6.2f Å  minibatch %4d  mean ESS %7.2f  elapsed %6.1f s  ETA %6.1f s",
+                          s.iteration + 1, total, s.resolution_A, s.minibatch, s.meanESS, elapsed, eta)
+        lines.append(line)
+        return line
     }
 }

@@ -1,3 +1,4 @@
+import DuetComm
 import DuetKernels
 
 /// The per-shell Gaussian noise model of pose inference: `variance[s]` is σ² of each of the real and imaginary
@@ -8,18 +9,22 @@ struct NoiseModel {
     private(set) var variance: [Double]
     let priorWeight: Double
 
-    /// σ² from the mean power of the images (`spectra`, centred half-planes), per shell.
-    init(particles: PreparedParticles, sample: [Int], priorWeight: Double) {
+    /// σ² from the mean power of the first `sampleCount` particles of the set (`spectra`, centred half-planes),
+    /// per shell; each rank measures the ones it owns (collective).
+    init(particles: PreparedParticles, shard: ParticleShard, sampleCount: Int, priorWeight: Double,
+         communicator: Communicator) throws {
         let box = particles.box
-        var power = [Double](repeating: 0, count: box), counts = [Double](repeating: 0, count: box)
-        for index in sample {
-            let x = particles.images.spectra.baseAddress + index * particles.complexCount
+        var rows = [Double](repeating: 0, count: max(1, sampleCount) * box)
+        var counts = [Double](repeating: 0, count: box)
+        Self.forEachCoefficient(box: box, radius_px: box) { _, shell in counts[shell] += Double(sampleCount) }
+        for index in 0..<sampleCount where shard.owns(index) {
+            let x = particles.images.spectra.baseAddress + shard.slot(of: index) * particles.complexCount
             Self.forEachCoefficient(box: box, radius_px: box) { k, shell in
                 let v = SIMD2<Double>(x[k])
-                power[shell] += (v * v).sum() / 2
-                counts[shell] += 1
+                rows[index * box + shell] += (v * v).sum() / 2
             }
         }
+        let power = try communicator.sumDisjointRows(rows, rowLength: box)
         variance = zip(power, counts).map { $1 > 0 ? max($0 / $1, 1e-6) : 1 }
         self.priorWeight = priorWeight
     }

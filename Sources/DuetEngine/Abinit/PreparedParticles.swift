@@ -4,7 +4,8 @@ import DuetKernels
 
 /// Particle images prepared once for pose inference: each image normalised by its background (mean and standard
 /// deviation outside the particle circle), Fourier transformed about its centre (`box/2`), and its RELION CTF
-/// evaluated on the same centred half-plane. Image `i` of `images` is particle `i` of `particles`.
+/// evaluated on the same centred half-plane. Only the particles a rank owns are read: image `i` of `images` is
+/// particle `i` of `particles`, which is `set.particles[indices[i]]`.
 final class PreparedParticles {
     let particles: [Particle]
     let box: Int
@@ -12,8 +13,8 @@ final class PreparedParticles {
     let images: PoseImageBatch
     var complexCount: Int { images.complexCount }
 
-    init(set: ParticleSet, box: Int, pixelSize_A: Double, backgroundRadius_px: Double) throws {
-        particles = set.particles
+    init(set: ParticleSet, indices: [Int], box: Int, pixelSize_A: Double, backgroundRadius_px: Double) throws {
+        particles = indices.map { set.particles[$0] }
         self.box = box
         self.pixelSize_A = pixelSize_A
         images = PoseImageBatch(box: box, count: particles.count)
