@@ -8,6 +8,8 @@ public enum HalfSet: Int, Sendable, CaseIterable {
     public var relionSubset: Int { rawValue + 1 }
     /// CryoSPARC `alignments3D/split` value (0 or 1).
     public var cryosparcSplit: Int { rawValue }
+    /// "A" or "B", as in file names and logs.
+    public var letter: String { self == .a ? "A" : "B" }
 
     public init?(relionSubset: Int) { self.init(rawValue: relionSubset - 1) }
     public init?(cryosparcSplit: Int) { self.init(rawValue: cryosparcSplit) }

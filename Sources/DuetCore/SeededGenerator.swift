@@ -23,6 +23,15 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
         self.init(seed: Self.splitMix64(&x))
     }
 
+    /// The generator's whole state, for checkpoints.
+    public var state: [UInt64] {
+        get { [s0, s1, s2, s3] }
+        set {
+            precondition(newValue.count == 4, "SeededGenerator: a state is 4 words")
+            (s0, s1, s2, s3) = (newValue[0], newValue[1], newValue[2], newValue[3])
+        }
+    }
+
     public mutating func next() -> UInt64 {
         let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
         let t = s1 << 17

@@ -1,6 +1,6 @@
 /// Parameters of the stochastic-gradient ab-initio reconstruction of one particle set (DESIGN.md §2), with
 /// CryoSPARC's Ab-Initio names and defaults where it has them. Lengths in Å, angles in degrees.
-public struct AbinitConfiguration: Sendable {
+public struct AbinitConfiguration: Sendable, Codable, Equatable {
     /// Resolution at which the search starts (CryoSPARC "Initial resolution", 35 Å).
     public var initialResolution_A = 35.0
     /// Resolution reached at the end of the initial iterations (CryoSPARC "Maximum resolution"; nil: Nyquist).

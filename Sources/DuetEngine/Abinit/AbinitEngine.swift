@@ -40,15 +40,15 @@ final class AbinitEngine {
     let shard: ParticleShard
     /// The images this rank owns: image `s` is particle `shard.index(ofSlot: s)` of the set.
     let data: PreparedParticles
-    private(set) var volume: FourierVolume
+    var volume: FourierVolume
     /// Per shard slot.
-    private(set) var assignments: [ParticleAssignment]
-    private(set) var noise: NoiseModel
-    private(set) var generator: SeededGenerator
+    var assignments: [ParticleAssignment]
+    var noise: NoiseModel
+    var generator: SeededGenerator
     /// Particle order from which minibatches are drawn (a partial Fisher–Yates shuffle per iteration).
-    private(set) var order: [Int]
+    var order: [Int]
     /// The next iteration to run.
-    private(set) var iteration = 0
+    var iteration = 0
     private let grid: FourierGrid
     private let diameter_px: Double
     private let maxRadius_px: Int
@@ -194,4 +194,25 @@ final class AbinitEngine {
 
     /// The current map (real space, `box³`).
     func map() -> [Float] { volume.map(fftwThreads: 1) }
+
+    /// Moves this half-set into another frame: the volume is resampled by `transform` and every pose follows, so
+    /// that each particle's projection is unchanged (DESIGN.md §3, half B onto half A).
+    func apply(_ transform: MapTransform) {
+        volume = FourierVolume(map: transform.apply(to: map(), box: data.box, threads: configuration.threads), grid: grid,
+                               fftwThreads: 1)
+        for slot in assignments.indices {
+            assignments[slot].pose = assignments[slot].pose.map { transform.apply(to: $0, pixelSize_A: data.pixelSize_A) }
+        }
+    }
+
+    /// The volume's storage (`FourierGrid` layout), real and imaginary parts interleaved.
+    func volumeStorage() -> [Float] {
+        UnsafeRawBufferPointer(volume.data.buffer).withMemoryRebound(to: Float.self) { Array($0) }
+    }
+
+    /// Replaces the volume's storage by `values` (as `volumeStorage()` returns it).
+    func setVolumeStorage(_ values: [Float]) throws {
+        guard values.count == 2 * grid.count else { throw DuetError("checkpoint volume has the wrong size") }
+        values.withUnsafeBytes { UnsafeMutableRawBufferPointer(volume.data.buffer).copyMemory(from: $0) }
+    }
 }

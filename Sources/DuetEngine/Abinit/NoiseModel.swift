@@ -6,7 +6,7 @@ import DuetKernels
 /// of the normalised images. Starts from the images' own power (all noise) and follows the residuals of the best
 /// poses, weighted against a prior of `priorWeight` coefficients per shell.
 struct NoiseModel {
-    private(set) var variance: [Double]
+    var variance: [Double]
     let priorWeight: Double
 
     /// σ² from the mean power of the first `sampleCount` particles of the set (`spectra`, centred half-planes),

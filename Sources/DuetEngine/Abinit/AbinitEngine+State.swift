@@ -1,0 +1,98 @@
+import DuetComm
+import DuetCore
+import DuetKernels
+import Foundation
+
+/// The whole state of one half-set's SGD between iterations, in a form that does not depend on the rank count:
+/// enough to continue and reach the same result as an uninterrupted run.
+struct AbinitState: Equatable {
+    var iteration: Int
+    var generator: [UInt64]
+    var order: [Int]
+    var noiseVariance: [Double]
+    /// The Fourier volume's storage (`FourierGrid` layout), real and imaginary interleaved.
+    var volume: [Float]
+    /// Every particle's assignment record in set order (`ParticleAssignment.record`).
+    var assignments: [Double]
+
+    private static let magic = Array("DUETSGD1".utf8)
+
+    /// A little-endian binary encoding: magic, then each field as a length-prefixed array.
+    var encoded: Data {
+        var data = Data(Self.magic)
+        func append<T: BitwiseCopyable>(_ values: [T]) {
+            var count = Int64(values.count)
+            withUnsafeBytes(of: &count) { data.append(contentsOf: $0) }
+            values.withUnsafeBytes { data.append(contentsOf: $0) }
+        }
+        append([Int64(iteration)])
+        append(generator)
+        append(order.map(Int64.init))
+        append(noiseVariance)
+        append(volume)
+        append(assignments)
+        return data
+    }
+
+    init(iteration: Int, generator: [UInt64], order: [Int], noiseVariance: [Double], volume: [Float],
+         assignments: [Double]) {
+        self.iteration = iteration
+        self.generator = generator
+        self.order = order
+        self.noiseVariance = noiseVariance
+        self.volume = volume
+        self.assignments = assignments
+    }
+
+    /// Decodes `encoded`; throws on anything truncated or foreign.
+    init(decoding data: Data, source: String) throws {
+        let bytes = [UInt8](data)
+        guard bytes.starts(with: Self.magic) else { throw DuetError("\(source) is not a Duet checkpoint") }
+        var offset = Self.magic.count
+        func read<T: BitwiseCopyable>(_: T.Type) throws -> [T] {
+            guard offset + 8 <= bytes.count else { throw DuetError("\(source) is truncated") }
+            let count = bytes[offset..<(offset + 8)].withUnsafeBytes { $0.loadUnaligned(as: Int64.self) }
+            offset += 8
+            let length = Int(count) * MemoryLayout<T>.stride
+            guard count >= 0, offset + length <= bytes.count else { throw DuetError("\(source) is truncated") }
+            let values = bytes[offset..<(offset + length)].withUnsafeBytes { raw in
+                (0..<Int(count)).map { raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.stride, as: T.self) }
+            }
+            offset += length
+            return values
+        }
+        guard let t = try read(Int64.self).first else { throw DuetError("\(source) is truncated") }
+        iteration = Int(t)
+        generator = try read(UInt64.self)
+        order = try read(Int64.self).map(Int.init)
+        noiseVariance = try read(Double.self)
+        volume = try read(Float.self)
+        assignments = try read(Double.self)
+        guard generator.count == 4 else { throw DuetError("\(source) is damaged") }
+    }
+}
+
+extension AbinitEngine {
+    /// The state of this half-set, complete on rank 0 of the communicator, nil on the others (collective).
+    func gatherState() throws -> AbinitState? {
+        guard let all = try gatherAssignments() else { return nil }
+        return AbinitState(iteration: iteration, generator: generator.state, order: order,
+                           noiseVariance: noise.variance, volume: volumeStorage(),
+                           assignments: all.flatMap(\.record))
+    }
+
+    /// Continues from `state` (every rank passes the same state and takes its own shard's assignments).
+    func restore(_ state: AbinitState) throws {
+        let n = ParticleAssignment.recordLength
+        guard state.order.count == shard.particleCount, state.assignments.count == n * shard.particleCount,
+              state.noiseVariance.count == noise.variance.count else {
+            throw DuetError("checkpoint does not match the particles (\(state.order.count) vs \(shard.particleCount))")
+        }
+        try setVolumeStorage(state.volume)
+        iteration = state.iteration
+        generator.state = state.generator
+        order = state.order
+        noise.variance = state.noiseVariance
+        assignments = shard.indices.map { ParticleAssignment(record: state.assignments[($0 * n)..<(($0 + 1) * n)]) }
+    }
+}

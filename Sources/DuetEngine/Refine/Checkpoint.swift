@@ -1,0 +1,85 @@
+import DuetComm
+import DuetCore
+import DuetFormats
+import Foundation
+
+/// Checkpoints of `duet refine` in `OUT/checkpoint/`: one state file per half-set written by that half's rank 0
+/// (`half_A.NNNNNN.sgd`, `AbinitState.encoded`) and then `checkpoint.json` (the configuration and the iteration),
+/// written last, by world rank 0, each atomically; the state files of older iterations are then removed. A
+/// checkpoint is therefore complete exactly when `checkpoint.json` names it.
+struct Checkpoint: Codable {
+    var iteration: Int
+    var configuration: RefineConfiguration
+
+    static func directory(_ output: String) -> String { output + "/checkpoint" }
+
+    static func statePath(_ output: String, half: HalfSet, iteration: Int) -> String {
+        directory(output) + "/half_\(half.letter).\(String(format: "%06d", iteration)).sgd"
+    }
+
+    /// Writes the states of the halves (collective over the world).
+    static func write(iteration: Int, configuration: RefineConfiguration, states: [HalfSet: AbinitState],
+                      world: Communicator) throws {
+        let output = configuration.outputDirectory
+        if world.isRoot { try FileManager.default.createDirectory(atPath: directory(output), withIntermediateDirectories: true) }
+        try world.barrier()
+        for (half, state) in states {
+            try AtomicFile.write(state.encoded, to: statePath(output, half: half, iteration: iteration))
+        }
+        try world.barrier()
+        guard world.isRoot else { return }
+        let manifest = try JSONEncoder.sorted.encode(Checkpoint(iteration: iteration, configuration: configuration))
+        try AtomicFile.write(manifest, to: directory(output) + "/checkpoint.json")
+        let keep = Set(HalfSet.allCases.map { (statePath(output, half: $0, iteration: iteration) as NSString).lastPathComponent })
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory(output))) ?? []
+        where name.hasSuffix(".sgd") && !keep.contains(name) {
+            try? FileManager.default.removeItem(atPath: directory(output) + "/" + name)
+        }
+    }
+
+    /// The checkpoint in `output`, or a one-line error.
+    static func read(output: String) throws -> Checkpoint {
+        let path = directory(output) + "/checkpoint.json"
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw DuetError("\(output): no checkpoint to resume from (\(path) missing)")
+        }
+        do {
+            return try JSONDecoder().decode(Checkpoint.self, from: data)
+        } catch {
+            throw DuetError("\(path): unreadable checkpoint")
+        }
+    }
+
+    /// The state of `half` at this checkpoint.
+    func state(of half: HalfSet) throws -> AbinitState {
+        let path = Self.statePath(configuration.outputDirectory, half: half, iteration: iteration)
+        guard let data = FileManager.default.contents(atPath: path) else { throw DuetError("checkpoint file \(path) missing") }
+        let state = try AbinitState(decoding: data, source: path)
+        guard state.iteration == iteration else { throw DuetError("\(path) is from iteration \(state.iteration), not \(iteration)") }
+        return state
+    }
+}
+
+extension JSONEncoder {
+    /// Pretty-printed with sorted keys, so that files are stable and readable.
+    static var sorted: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return encoder
+    }
+}
+
+/// SIGTERM (what SLURM sends before it kills a job) only sets a flag; the refinement checks it after every
+/// iteration, writes a checkpoint and stops.
+enum TerminationSignal {
+    nonisolated(unsafe) private static var received: sig_atomic_t = 0
+
+    static func install() {
+        signal(SIGTERM) { _ in TerminationSignal.received = 1 }
+    }
+
+    /// Whether any rank of `world` has received SIGTERM (collective).
+    static func requested(world: Communicator) throws -> Bool {
+        try world.allreduceSum(Int64(received)) > 0
+    }
+}

@@ -1,0 +1,27 @@
+import Foundation
+
+/// Settings of `duet refine` (gold-standard ab-initio refinement, DESIGN.md §3): the SGD schedule of each half
+/// (`AbinitConfiguration`; half B uses a different random stream of the same seed), the half-set split, how often
+/// half B is aligned onto half A, and how often a checkpoint is written. Stored with each checkpoint so that
+/// `duet refine --resume DIR` continues with exactly the same settings.
+public struct RefineConfiguration: Sendable, Codable, Equatable {
+    public var particlesPath: String
+    public var outputDirectory: String
+    public var pixelSize_A: Double?
+    public var sgd = AbinitConfiguration()
+    /// Split into halves at random from the seed even when the input has a split.
+    public var resplit = false
+    /// Align half B onto half A every this many iterations (and at the end).
+    public var alignmentInterval = 50
+    /// Write a checkpoint every this many iterations (0: only on SIGTERM).
+    public var checkpointInterval = 50
+
+    public init(particlesPath: String, outputDirectory: String) {
+        self.particlesPath = particlesPath
+        self.outputDirectory = outputDirectory
+    }
+
+    /// Resolution of the half-map alignment at iteration resolution `current_A`: well below the current
+    /// resolution (twice as coarse), so that alignment does not lean on the noise the halves must not share.
+    func alignmentResolution_A(current_A: Double) -> Double { 2 * current_A }
+}

@@ -1,0 +1,166 @@
+import DuetComm
+import DuetCore
+import DuetFormats
+import DuetKernels
+import Foundation
+
+/// `duet refine PARTICLES --out DIR`: gold-standard homogeneous ab-initio refinement (CryoSPARC "Homogeneous
+/// Ab-Initio Refinement", DESIGN.md §3–4). The particles are split into halves A and B (or the input's split is
+/// kept); each half is reconstructed from its own random start by `AbinitEngine` on its own communicator
+/// (`HalfSetRanks`), half B is aligned onto half A every `alignmentInterval` iterations and at the end
+/// (`HalfMapAlignment`), and at the end each half's map is a direct reconstruction of its particles at their final
+/// poses (`RefineOutputs`). Checkpoints every `checkpointInterval` iterations and on SIGTERM; `resume` continues
+/// from the last one.
+public enum RefineJob {
+    /// Runs the refinement (collective over `world`); returns the summary on world rank 0, nil elsewhere.
+    public static func run(_ configuration: RefineConfiguration, resume: Bool, world: Communicator,
+                           progress: @escaping (String) -> Void) throws -> String? {
+        var c = configuration
+        var checkpoint: Checkpoint?
+        if resume {
+            let found = try Checkpoint.read(output: c.outputDirectory)
+            c = found.configuration
+            c.outputDirectory = configuration.outputDirectory
+            checkpoint = found
+        }
+        var set = try ParticleFile.read(c.particlesPath, pixelSize_A: c.pixelSize_A)
+        set.fillMissingBoxSizesFromStacks()
+        if let limit = c.sgd.particleLimit { set.particles = Array(set.particles.prefix(limit)) }
+        guard let box = set.particles.first?.boxSize else { throw DuetError("\(c.particlesPath): image size unknown") }
+        guard let pixelSize_A = set.particles.first?.pixelSize_A else {
+            throw DuetError("\(c.particlesPath): pixel size unknown: pass --pixel-size")
+        }
+        Reconstruction.assignHalves(&set, seed: c.sgd.seed, resplit: c.resplit)
+        if world.isRoot { try FileManager.default.createDirectory(atPath: c.outputDirectory, withIntermediateDirectories: true) }
+        let ranks = try HalfSetRanks.split(world)
+        TerminationSignal.install()
+
+        var halves = [HalfSet: HalfSetRun]()
+        for half in ranks.halves {
+            let run = try HalfSetRun(half: half, set: set, box: box, pixelSize_A: pixelSize_A, configuration: c.sgd,
+                                     communicator: ranks.communicator)
+            if let checkpoint { try run.engine.restore(checkpoint.state(of: half)) }
+            halves[half] = run
+        }
+        let engines = halves.mapValues(\.engine)
+        let alignment = HalfMapAlignment(world: world, ranks: ranks, box: box, pixelSize_A: pixelSize_A,
+                                         threads: c.sgd.threads)
+        let total = c.sgd.iterations
+        var t = checkpoint?.iteration ?? 0
+        var log = RefineLog(total: total, first: t)
+        var lastAlignment: HalfMapAlignment.Outcome?
+        while t < total {
+            var ess = [0.0, 0.0]
+            var resolution_A = 0.0
+            for half in ranks.halves {
+                let summary = try halves[half]!.engine.iterate()
+                resolution_A = summary.resolution_A
+                if ranks.communicator.isRoot { ess[half.rawValue] = summary.meanESS }
+            }
+            try world.allreduceSum(&ess)   // each entry comes from one rank only: exact
+            t += 1
+            if t % max(1, c.alignmentInterval) == 0 || t == total {
+                lastAlignment = try alignment.align(engines: engines,
+                                                    resolution_A: c.alignmentResolution_A(current_A: resolution_A))
+            }
+            if world.isRoot {
+                let line = log.record(iteration: t, resolution_A: resolution_A, ess: ess, alignment: lastAlignment)
+                if let line { progress(line) }
+            }
+            let stop = try TerminationSignal.requested(world: world)
+            if stop || (c.checkpointInterval > 0 && t % c.checkpointInterval == 0 && t < total) {
+                try writeCheckpoint(iteration: t, configuration: c, halves: halves, world: world)
+            }
+            if stop {
+                throw DuetError("stopped by SIGTERM after iteration \(t) of \(total); checkpoint written: "
+                    + "continue with duet refine --resume \(c.outputDirectory)")
+            }
+        }
+        return try RefineOutputs.write(halves: halves, set: set, box: box, pixelSize_A: pixelSize_A, configuration: c,
+                                       ranks: ranks, world: world, log: log)
+    }
+
+    private static func writeCheckpoint(iteration: Int, configuration: RefineConfiguration,
+                                        halves: [HalfSet: HalfSetRun], world: Communicator) throws {
+        var states = [HalfSet: AbinitState]()
+        for half in HalfSet.allCases {
+            guard let run = halves[half] else { continue }
+            if let state = try run.engine.gatherState() { states[half] = state }
+        }
+        try Checkpoint.write(iteration: iteration, configuration: configuration, states: states, world: world)
+    }
+}
+
+/// One half-set as this rank runs it: its particles (in input order), this rank's shard of them and the engine.
+final class HalfSetRun {
+    let half: HalfSet
+    /// The half's particles, a subset of the input in input order; `inputIndices[i]` is particle `i`'s input row.
+    let particles: ParticleSet
+    let inputIndices: [Int]
+    let engine: AbinitEngine
+
+    init(half: HalfSet, set: ParticleSet, box: Int, pixelSize_A: Double, configuration: AbinitConfiguration,
+         communicator: Communicator) throws {
+        self.half = half
+        inputIndices = set.particles.indices.filter { set.particles[$0].halfSet == half }
+        var particles = set
+        particles.particles = inputIndices.map { set.particles[$0] }
+        self.particles = particles
+        let shard = ParticleShard(particleCount: inputIndices.count, rank: communicator.rank, size: communicator.size)
+        let data = try PreparedParticles(set: particles, indices: shard.indices, box: box, pixelSize_A: pixelSize_A,
+                                         backgroundRadius_px: configuration.particleDiameter_px(box: box, pixelSize_A: pixelSize_A) / 2)
+        // Half A uses the stream `duet abinit` uses; half B its own.
+        engine = try AbinitEngine(configuration: configuration, data: data, shard: shard,
+                                  stream: 0xAB1 + UInt64(half.rawValue), communicator: communicator)
+    }
+
+    /// This rank's particles of the half that have been seen, posed at their current assignments.
+    func posedShard() -> [Particle] {
+        engine.assignments.indices.compactMap { slot in
+            guard let pose = engine.assignments[slot].pose else { return nil }
+            var particle = particles.particles[engine.shard.index(ofSlot: slot)]
+            particle.pose = pose
+            return particle
+        }
+    }
+}
+
+/// The per-iteration history and log lines of `duet refine` (world rank 0).
+struct RefineLog {
+    struct Entry {
+        var iteration: Int
+        var resolution_A: Double
+        var essA: Double
+        var essB: Double
+        var halfMapResolution_A: Double
+    }
+
+    let total: Int
+    let first: Int
+    let start = Date()
+    private(set) var entries = [Entry]()
+    private(set) var lines = [String]()
+
+    init(total: Int, first: Int) {
+        self.total = total
+        self.first = first
+    }
+
+    /// Records iteration `t` (1-based); returns its line every 10 iterations and at the last.
+    mutating func record(iteration t: Int, resolution_A: Double, ess: [Double],
+                         alignment: HalfMapAlignment.Outcome?) -> String? {
+        let halfMap_A = alignment?.halfMapResolution_A ?? .nan
+        entries.append(Entry(iteration: t, resolution_A: resolution_A, essA: ess[0], essB: ess[1],
+                             halfMapResolution_A: halfMap_A))
+        guard t % 10 == 0 || t == total || t == first + 1 else { return nil }
+        let elapsed = Date().timeIntervalSince(start)
+        let eta = elapsed / Double(t - first) * Double(total - t)
+        let halfMaps = halfMap_A.isNaN ? "  –    " : String(format: "%5.1f Å", halfMap_A)
+        let line = String(format: "iteration %4d/%d  resolution %6.2f Å  ESS A %6.2f  B %6.2f  ", t, total,
+                          resolution_A, ess[0], ess[1])
+            + "half-map FSC 0.143 (last alignment) " + halfMaps
+            + String(format: "  elapsed %6.0f s  ETA %6.0f s", elapsed, eta)
+        lines.append(line)
+        return line
+    }
+}

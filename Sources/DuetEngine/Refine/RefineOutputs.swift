@@ -1,0 +1,109 @@
+import DuetComm
+import DuetCore
+import DuetFormats
+import DuetKernels
+import Foundation
+
+/// The end of `duet refine` (collective over the world). Each half's final map is an unfiltered direct
+/// reconstruction of its seen particles at their final poses (each rank back-projects its shard; sums are reduced
+/// in the half's communicator). World rank 0 receives half B's map and poses and writes `half_map_A.mrc`,
+/// `half_map_B.mrc`, the gold-standard report (`GoldStandardReport`: fsc.txt/.star/.svg, mask.mrc, slices.png),
+/// `particles.star`/`.cs` (seen particles with poses and split, every input column kept),
+/// `unused_particles.star`/`.cs` and `log.txt`; then every rank writes its own rows of `duet.h5`.
+enum RefineOutputs {
+    static func write(halves: [HalfSet: HalfSetRun], set: ParticleSet, box: Int, pixelSize_A: Double,
+                      configuration c: RefineConfiguration, ranks: HalfSetRanks, world: Communicator,
+                      log: RefineLog) throws -> String? {
+        let directory = c.outputDirectory
+        let grid = FourierGrid(box: box)
+        var maps = [HalfSet: [Float]](), assignments = [HalfSet: [ParticleAssignment]]()
+        for half in ranks.halves {
+            let run = halves[half]!
+            let backProjector = BackProjector(grid: grid)
+            try HalfSetBackProjection(box: box, pixelSize_A: pixelSize_A, applyCTF: true)
+                .accumulate(run.posedShard(), from: set, into: backProjector)
+            try ranks.communicator.allreduceSum(backProjector.numerator.buffer)
+            try ranks.communicator.allreduceSum(backProjector.weight.buffer)
+            if ranks.communicator.isRoot { maps[half] = backProjector.reconstruct() }
+            if let all = try run.engine.gatherAssignments() { assignments[half] = all }
+        }
+        // Half B's map and poses travel to world rank 0.
+        let sendsB = world.rank == ranks.halfBRoot && ranks.communicator.isRoot && ranks.halves.contains(.b)
+        let mapBytes = sendsB ? maps[.b]!.withUnsafeBytes { Array($0) } : []
+        let recordBytes = sendsB ? assignments[.b]!.flatMap(\.record).withUnsafeBytes { Array($0) } : []
+        let gatheredMaps = try world.gather(mapBytes, root: 0)
+        let gatheredRecords = try world.gather(recordBytes, root: 0)
+
+        var halfA = [Float](), halfB = [Float](), summary: String?
+        var fsc: FSCCurve?
+        if world.isRoot, let gatheredMaps, let gatheredRecords {
+            halfA = maps[.a]!
+            halfB = gatheredMaps[ranks.halfBRoot].withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            let records = gatheredRecords[ranks.halfBRoot].withUnsafeBytes { Array($0.bindMemory(to: Double.self)) }
+            let n = ParticleAssignment.recordLength
+            let assignmentsB = (0..<(records.count / n)).map { ParticleAssignment(record: records[($0 * n)..<(($0 + 1) * n)]) }
+            for (name, map) in [("half_map_A", halfA), ("half_map_B", halfB)] {
+                try MRCWriter.writeVolume(nx: box, ny: box, nz: box, data: map, pixelSize_A: Float(pixelSize_A),
+                                          to: "\(directory)/\(name).mrc")
+            }
+            let report = try GoldStandardReport.write(halfA: halfA, halfB: halfB, box: box, pixelSize_A: pixelSize_A,
+                                                      to: directory, options: .init(seed: c.sgd.seed))
+            fsc = FourierShellCorrelation.curve(halfA, halfB, box: box, pixelSize_A: pixelSize_A)
+            var all = [ParticleAssignment](repeating: .unseen, count: set.particles.count)
+            for (half, halfAssignments) in [(HalfSet.a, assignments[.a]!), (.b, assignmentsB)] {
+                let inputIndices = set.particles.indices.filter { set.particles[$0].halfSet == half }
+                for (i, assignment) in zip(inputIndices, halfAssignments) { all[i] = assignment }
+            }
+            let (used, unused) = set.splitByAssignment(all)
+            try ParticleFile.write(used, to: directory + "/particles.star")
+            try ParticleFile.write(used, to: directory + "/particles.cs")
+            try ParticleFile.write(unused, to: directory + "/unused_particles.star")
+            try ParticleFile.write(unused, to: directory + "/unused_particles.cs")
+            try AtomicFile.write(log.lines.joined(separator: "\n") + "\n", to: directory + "/log.txt")
+            summary = "gold-standard refinement of \(used.particles.count) particles (\(unused.particles.count) unused) "
+                + "on \(world.size) rank(s):\n\(report.description)\noutputs in \(directory)/"
+        }
+        try writeHDF5(halves: halves, ranks: ranks, world: world, box: box, pixelSize_A: pixelSize_A,
+                      halfA: halfA, halfB: halfB, fsc: fsc, log: log, path: directory + "/duet.h5")
+        return summary
+    }
+
+    /// `duet.h5` (layout in the README): the particle table (each rank its shard's rows), both half maps, the
+    /// unmasked gold-standard FSC and the per-iteration history (from world rank 0).
+    private static func writeHDF5(halves: [HalfSet: HalfSetRun], ranks: HalfSetRanks, world: Communicator, box: Int,
+                                  pixelSize_A: Double, halfA: [Float], halfB: [Float], fsc: FSCCurve?,
+                                  log: RefineLog, path: String) throws {
+        var rows = [Particle](), inputIndex = [Int64](), ess = [Double](), lastIteration = [Int64]()
+        for half in ranks.halves {
+            let run = halves[half]!
+            for (slot, assignment) in run.engine.assignments.enumerated() {
+                let i = run.engine.shard.index(ofSlot: slot)
+                var particle = run.particles.particles[i]
+                particle.pose = assignment.pose
+                rows.append(particle)
+                inputIndex.append(Int64(run.inputIndices[i]))
+                ess.append(assignment.pose == nil ? .nan : assignment.effectiveSampleSize)
+                lastIteration.append(Int64(assignment.lastIteration ?? -1))
+            }
+        }
+        let root = world.isRoot
+        let h5 = try ParallelHDF5Writer(path: path, communicator: world)
+        try h5.writeParticles(rows)
+        try h5.writeColumn("particles/inputIndex", .int64(inputIndex))
+        try h5.writeColumn("particles/effectiveSampleSize", .double(ess))
+        try h5.writeColumn("particles/lastIteration", .int64(lastIteration))
+        try h5.writeVolume("maps/half_map_A", nx: box, ny: box, nz: box, data: halfA, pixelSize_A: pixelSize_A)
+        try h5.writeVolume("maps/half_map_B", nx: box, ny: box, nz: box, data: halfB, pixelSize_A: pixelSize_A)
+        let curve = root ? fsc : nil
+        try h5.writeColumn("fsc/resolution_A", .double(curve.map { c in c.values.indices.map { c.resolution_A(shell: Double($0)) } } ?? []))
+        try h5.writeColumn("fsc/unmasked", .double(curve?.values ?? []))
+        let entries = root ? log.entries : []
+        try h5.writeColumn("history/iteration", .int64(entries.map { Int64($0.iteration) }))
+        try h5.writeColumn("history/resolution_A", .double(entries.map(\.resolution_A)))
+        try h5.writeColumn("history/meanESS_A", .double(entries.map(\.essA)))
+        try h5.writeColumn("history/meanESS_B", .double(entries.map(\.essB)))
+        try h5.writeColumn("history/halfMapResolution_A", .double(entries.map(\.halfMapResolution_A)))
+        try h5.writeAttribute("program", "duet refine")
+        try h5.close()
+    }
+}

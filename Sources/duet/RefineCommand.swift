@@ -1,0 +1,56 @@
+import ArgumentParser
+import DuetComm
+import DuetEngine
+import Foundation
+
+/// `duet refine PARTICLES --out DIR`: gold-standard ab-initio refinement of two independent half-sets.
+struct RefineCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "refine",
+        abstract: "Gold-standard ab-initio refinement: two half-sets reconstructed independently from random starts.",
+        discussion: "Run under mpirun for several ranks: half the ranks serve half-set A, the rest half-set B.")
+
+    @Argument(help: "Particles (.star or .cs) with CTF; poses are not needed. Not needed with --resume.")
+    var particles: String?
+
+    @Option(help: "Output directory.")
+    var out: String?
+
+    @Option(name: .customLong("resume"), help: "Continue the run in this output directory from its last checkpoint.")
+    var resumeDirectory: String?
+
+    @Option(name: .customLong("pixel-size"), help: "Pixel size in Å, when the particle file lacks it.")
+    var pixelSize_A: Double?
+
+    @Flag(help: "Split into halves at random even if the input has a split.")
+    var resplit = false
+
+    @Option(help: "Align half B onto half A every this many iterations (and at the end).")
+    var alignEvery: Int = 50
+
+    @Option(help: "Write a checkpoint every this many iterations (0: only on SIGTERM).")
+    var checkpointEvery: Int = 50
+
+    @OptionGroup var sgd: SGDOptions
+
+    func validate() throws {
+        if resumeDirectory == nil && (particles == nil || out == nil) {
+            throw ValidationError("give PARTICLES and --out DIR, or --resume DIR")
+        }
+    }
+
+    func run() throws {
+        let directory = resumeDirectory ?? out!
+        var c = RefineConfiguration(particlesPath: particles ?? "", outputDirectory: directory)
+        c.pixelSize_A = pixelSize_A
+        c.sgd = sgd.configuration
+        c.resplit = resplit
+        c.alignmentInterval = alignEvery
+        c.checkpointInterval = checkpointEvery
+        let progress = ProgressDisplay()
+        let summary = try RefineJob.run(c, resume: resumeDirectory != nil, world: MPICommunicator.world(),
+                                        progress: progress.show)
+        progress.finish()
+        if let summary { print(summary) }
+    }
+}
