@@ -11,7 +11,7 @@ struct Duet: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "duet",
         abstract: "Gold-standard ab-initio cryo-EM refinement on MPI.",
-        subcommands: [InfoCommand.self, ConvertCommand.self, SimulateCommand.self, ReconstructCommand.self, AbinitCommand.self, RefineCommand.self, FSCCommand.self, MPISelfTestCommand.self])
+        subcommands: [InfoCommand.self, ConvertCommand.self, SimulateCommand.self, ReconstructCommand.self, AbinitCommand.self, RefineCommand.self, AlignCommand.self, FSCCommand.self, MPISelfTestCommand.self])
 
     static func main() {
         do {

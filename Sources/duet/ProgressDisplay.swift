@@ -1,9 +1,11 @@
 import Foundation
 
 /// Progress lines on standard output: on a terminal each line replaces the previous one (a live one-line display);
-/// otherwise (a file, a pipe, a SLURM log) every line is printed and flushed at once.
+/// otherwise (a file, a pipe, a SLURM log, or any rank started by `mpirun`/`srun`, whose output the launcher
+/// relays) every line is printed and flushed at once.
 final class ProgressDisplay {
     private let live = isatty(STDOUT_FILENO) == 1
+        && !["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "SLURM_JOB_ID"].contains { ProcessInfo.processInfo.environment[$0] != nil }
     private var lineOpen = false
 
     /// Shows `line`.

@@ -22,15 +22,15 @@ struct CroppedMaps {
     init(reference a: [Float], moving b: [Float], box inputBox: Int, radius: Int, threads: Int) {
         self.radius = radius
         box = min(inputBox, ShellCorrelator.fftFriendlySize(atLeast: 2 * radius + 2))
-        let fftIn = RealFFT<Float>(cube: inputBox, rigor: .estimate, fftwThreads: threads)
-        let fftOut = RealFFT<Float>(cube: box, rigor: .estimate, fftwThreads: threads)
+        // One FFTW thread: a threaded plan may round differently, and results must not depend on `threads`.
+        let fftIn = RealFFT<Float>(cube: inputBox, rigor: .estimate)
+        let fftOut = RealFFT<Float>(cube: box, rigor: .estimate)
         reference = Self.crop(a, fftIn, to: fftOut, radius: radius, window: true, threads: threads)
         movingSpectrum = Self.crop(b, fftIn, to: fftOut, radius: radius, window: false, threads: threads)
         let scratch = AlignedBuffer<SIMD2<Float>>(movingSpectrum.toArray())
         let real = AlignedBuffer<Float>(count: fftOut.realCount)
         fftOut.inverseCentred(scratch.baseAddress, real.baseAddress)
-        moving = FourierVolume(map: real.toArray(), grid: FourierGrid(box: box, maxRadius_px: radius),
-                               fftwThreads: threads)
+        moving = FourierVolume(map: real.toArray(), grid: FourierGrid(box: box, paddingFactor: Double(ProcessInfo.processInfo.environment["PADDING"] ?? "2")!, maxRadius_px: radius), griddingCorrection: ProcessInfo.processInfo.environment["GRIDDING"] != "0", fftwThreads: 1)
     }
 
     /// The centred half spectrum at `output`'s box of `map` (edge `input.shape[0]`), zero beyond `radius`; with

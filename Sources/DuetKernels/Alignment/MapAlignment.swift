@@ -46,16 +46,17 @@ public struct MapAlignmentResult: Sendable, Equatable {
 /// Method:
 /// 1. The reference gets a soft spherical window (1 up to `box/2 − max(2, box/8)` voxels from the centre, a
 ///    raised cosine to 0 at `box/2`), so that parts of B rotated or moved out of the box and wrapped back do not
-///    count (see `CroppedMaps`); both maps are low-passed to `resolution_A` and downsampled by Fourier cropping to the smallest FFT-friendly box that holds that band
-///    (e.g. 64³ at 4.4 Å/px aligned at 15 Å → 40³).
+///    count (see `CroppedMaps`); both maps are low-passed to `resolution_A` and downsampled by Fourier cropping
+///    to the smallest FFT-friendly box that holds that band (e.g. 64³ at 4.4 Å/px aligned at 15 Å → 40³).
 /// 2. Global search: every rotation of `SO3Grid(order: globalOrder)` for both hands, each scored against every
 ///    translation at once by a 3-D FFT cross-correlation (`ShellCorrelator`, whitened per shell), up to
 ///    `coarseRadius_px`.
 /// 3. Local refinement (`SO3LocalGrid`, radius two steps, the step halved each round from a third of the global
 ///    step down to `finalStep_deg`) of the best `candidates` per hand: the first round at the coarse radius, the
 ///    second at the full `resolution_A`, after which only the best `refinedCandidates` per hand go on
-///    (pseudo-symmetric solutions look alike at the coarse resolution). Every local rotation gets its own continuous best translation
-///    (grid peak, then Newton steps on the analytic score), so rotations are compared at their true optimum.
+///    (pseudo-symmetric solutions look alike at the coarse resolution). Every local rotation gets its own
+///    continuous best translation (grid peak, then Newton steps on the analytic score), so rotations are compared
+///    at their true optimum.
 /// 4. The better hand wins.
 /// Every score is computed independently of the others and ties go to the lower index, so the result does not
 /// depend on `threads`.
@@ -81,17 +82,8 @@ public enum MapAlignment {
             (0..<grid.count).map { Candidate(rotation: grid.rotation(at: $0), mirrored: mirrored) }
         }
         let peaks = evaluate(trials, with: coarse, refine: false, workers: workers)
-        let order = trials.indices.sorted { (peaks[$0].score, $1) > (peaks[$1].score, $0) }
-        var candidates = [Candidate]()
-        for hand in hands {
-            var chosen = [Candidate]()
-            for i in order where trials[i].mirrored == hand && chosen.count < options.candidates {
-                let far = chosen.allSatisfy {
-                    $0.rotation.angularDistance_rad(to: trials[i].rotation) >= grid.step_deg * .pi / 180
-                }
-                if far { chosen.append(trials[i]) }
-            }
-            candidates += chosen
+        var candidates = hands.flatMap { hand in
+            distinctBest(trials, peaks, hand: hand, count: options.candidates, separation_deg: grid.step_deg)
         }
 
         // Local rounds: the first at the coarse radius, then at the full one, each halving the step.
@@ -126,6 +118,21 @@ public enum MapAlignment {
         var rotation: Rotation
         var mirrored: Bool
         var peak = ShellCorrelator.Peak(score: -.infinity, translation_px: .zero)
+    }
+
+    /// The `count` best-scoring trials of one hand, each at least `separation_deg` from every better one chosen
+    /// (so that one broad peak does not take every place); ties go to the lower index.
+    static func distinctBest(_ trials: [Candidate], _ peaks: [ShellCorrelator.Peak], hand: Bool, count: Int,
+                             separation_deg: Double) -> [Candidate] {
+        let order = trials.indices.sorted { (peaks[$0].score, $1) > (peaks[$1].score, $0) }
+        var chosen = [Candidate]()
+        for i in order where trials[i].mirrored == hand && chosen.count < count {
+            let far = chosen.allSatisfy {
+                $0.rotation.angularDistance_rad(to: trials[i].rotation) >= separation_deg * .pi / 180
+            }
+            if far { chosen.append(trials[i]) }
+        }
+        return chosen
     }
 
     /// The grid peak of every candidate, with `refine` polished to the continuous maximum over translations

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Slow checks of `duet refine` against a release binary (each run is seconds of compute in release, minutes in a
+# debug build, so they are not XCTests). On 300 particles simulated (SNR 1) from a bundled 32³ map:
+#   1. the same seed gives the same half maps at 1, 2 and 3 ranks (FSC > 0.999 at every shell);
+#   2. --resume from the checkpoint half way gives the same half maps as the uninterrupted run;
+#   3. independence: replacing half B's images by pure noise leaves half A's map bit-identical;
+#   4. SIGTERM under mpirun leaves a checkpoint, and resuming it ends with the uninterrupted run's maps;
+#   5. the outputs load in mrcfile (validate), starfile and h5py.
+# Usage: ci/refine-checks.sh [DUET_BINARY]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duet=$(realpath "${1:-build-cmake/duet}")
+map=../shared/data/tomodrgn/10076_classD_32.mrc
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+mpi=(mpirun --oversubscribe --bind-to none)
+
+python3 -c "import mrcfile, sys, warnings; warnings.simplefilter('ignore'); d = mrcfile.open(sys.argv[1], permissive=True).data.copy(); \
+m = mrcfile.new(sys.argv[2], overwrite=True); m.set_data(d); m.voxel_size = 13.1; m.close()" "$map" "$work/truth.mrc"
+"$duet" simulate "$work/truth.mrc" --out "$work/data" --count 300 --snr 1 --seed 4 > /dev/null
+refine=(refine --initial-resolution 80 --initial-iterations 20 --final-iterations 10 --initial-minibatch 60
+        --align-every 10 --checkpoint-every 15 --seed 2)
+
+same_maps() {   # DIR1 DIR2 LABEL: half maps agree (FSC > 0.999 at every shell)
+    python3 - "$1" "$2" "$3" <<'EOF'
+import sys, numpy as np, mrcfile
+def fsc(a, b):
+    fa, fb = np.fft.fftn(a), np.fft.fftn(b)
+    n = a.shape[0]; k = np.fft.fftfreq(n) * n
+    r = np.rint(np.sqrt(k[:, None, None]**2 + k[None, :, None]**2 + k[None, None, :]**2)).astype(int)
+    out = []
+    for s in range(1, n // 2):
+        m = r == s
+        num = np.real(np.sum(fa[m] * np.conj(fb[m])))
+        out.append(num / np.sqrt(np.sum(abs(fa[m])**2) * np.sum(abs(fb[m])**2)))
+    return np.array(out)
+worst = 1.0
+for half in "AB":
+    a = mrcfile.read(f"{sys.argv[1]}/half_map_{half}.mrc"); b = mrcfile.read(f"{sys.argv[2]}/half_map_{half}.mrc")
+    worst = min(worst, fsc(a, b).min())
+print(f"{sys.argv[3]}: lowest FSC between the runs' half maps {worst:.6f}")
+sys.exit(0 if worst > 0.999 else 1)
+EOF
+}
+
+echo "== 1 rank, 2 ranks, 3 ranks"
+"$duet" "${refine[@]}" "$work/data/particles.star" --out "$work/np1" | tail -n 4
+for n in 2 3; do
+    "${mpi[@]}" -np $n "$duet" "${refine[@]}" "$work/data/particles.star" --out "$work/np$n" > "$work/np$n.log"
+    same_maps "$work/np1" "$work/np$n" "$n ranks vs 1 rank"
+done
+
+echo "== resume from the checkpoint at iteration 15"
+cp -r "$work/np1" "$work/resumed"
+"$duet" refine --resume "$work/resumed" > /dev/null
+cmp "$work/np1/half_map_A.mrc" "$work/resumed/half_map_A.mrc"
+cmp "$work/np1/half_map_B.mrc" "$work/resumed/half_map_B.mrc"
+echo "resumed run: half maps bit-identical to the uninterrupted run"
+
+echo "== independence: half B replaced by pure noise"
+python3 - "$work" <<'EOF'
+import sys, numpy as np, mrcfile, starfile
+work = sys.argv[1]
+star = starfile.read(f"{work}/np1/particles.star", always_dict=True)
+# Keep duet's split, drop its poses, and point half B at a stack of pure noise.
+p = star["particles"].drop(columns=[c for c in star["particles"].columns if c.startswith(("rlnAngle", "rlnOrigin"))])
+stack = mrcfile.read(f"{work}/data/particles.mrcs")
+noise = np.random.default_rng(7).normal(size=stack.shape).astype(np.float32)
+mrcfile.write(f"{work}/noise.mrcs", noise, voxel_size=13.1, overwrite=True)
+inputs = p.copy()
+inputs["rlnImageName"] = [n.split("@")[0] + "@" + f"{work}/data/particles.mrcs" for n in p["rlnImageName"]]
+starfile.write({"optics": star["optics"], "particles": inputs}, f"{work}/split.star")
+b = p["rlnRandomSubset"] == 2
+inputs.loc[b, "rlnImageName"] = [n.split("@")[0] + "@" + f"{work}/noise.mrcs" for n in p.loc[b, "rlnImageName"]]
+starfile.write({"optics": star["optics"], "particles": inputs}, f"{work}/split_noiseB.star")
+EOF
+"$duet" "${refine[@]}" "$work/split.star" --out "$work/split" > /dev/null
+"$duet" "${refine[@]}" "$work/split_noiseB.star" --out "$work/noiseB" | grep -i "fsc" || true
+cmp "$work/split/half_map_A.mrc" "$work/noiseB/half_map_A.mrc"
+echo "half A bit-identical whatever half B contains"
+
+echo "== SIGTERM under mpirun, then --resume"
+"${mpi[@]}" -np 2 "$duet" "${refine[@]}" "$work/data/particles.star" --out "$work/term" > "$work/term.log" 2>&1 &
+launcher=$!
+for _ in $(seq 1 600); do
+    grep -q "iteration   20/30" "$work/term.log" 2>/dev/null && break
+    sleep 0.1
+done
+# As SLURM does when it pre-empts a job step: SIGTERM to every rank (mpirun itself would kill its ranks at once).
+pkill -TERM -P $launcher
+if wait $launcher; then echo "SIGTERM: the run did not stop" >&2; exit 1; fi
+test -f "$work/term/checkpoint/checkpoint.json" || { echo "SIGTERM left no checkpoint" >&2; cat "$work/term.log" >&2; exit 1; }
+echo "stopped at: $(grep -o '"iteration" : [0-9]*' "$work/term/checkpoint/checkpoint.json")"
+"${mpi[@]}" -np 2 "$duet" refine --resume "$work/term" > /dev/null
+same_maps "$work/np2" "$work/term" "SIGTERM + resume vs uninterrupted"
+
+echo "== outputs load in other tools"
+python3 - "$work/np2" <<'EOF'
+import sys, h5py, mrcfile, starfile
+d = sys.argv[1]
+for name in ("half_map_A", "half_map_B", "mask"):
+    assert mrcfile.validate(f"{d}/{name}.mrc"), name
+p = starfile.read(f"{d}/particles.star", always_dict=True)["particles"]
+assert set(p["rlnRandomSubset"]) == {1, 2} and "rlnAngleRot" in p
+with h5py.File(f"{d}/duet.h5") as f:
+    n = f["particles/halfSet"].shape[0]
+    assert n == 300, n
+    assert f["maps/half_map_A"].shape == (32, 32, 32)
+    assert len(f["history/iteration"]) == 30
+print(f"mrcfile, starfile and h5py read the outputs ({len(p)} posed particles)")
+EOF
+echo "refine checks passed"
