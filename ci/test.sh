@@ -11,6 +11,8 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 bash ci/cmake-build.sh
 # Slow check against the release binary CMake just built: ab-initio finds the right structure.
 bash ci/abinit-convergence.sh build-cmake/duet
+# Slow checks of `duet refine` (rank counts, resume, half-set independence, SIGTERM) on the same binary.
+bash ci/refine-checks.sh build-cmake/duet
 swift build --build-tests
 # Every test is XCTest; without Swift Testing the run closes on the XCTest summary, not on "0 tests".
 swift test --skip-build --disable-swift-testing
