@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(libopenmpi-dev openmpi-bin libfftw3-dev libfftw3-mpi-dev libhdf5-openmpi-dev hdf5-tools
-          pkg-config cmake ninja-build relion)
+          pkg-config cmake ninja-build relion procps)
 # The machine's own Python is used when there is one; Debian's otherwise.
 command -v python3 >/dev/null || packages+=(python3 python3-pip)
 
