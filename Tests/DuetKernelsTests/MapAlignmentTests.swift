@@ -174,6 +174,23 @@ final class MapAlignmentTests: XCTestCase {
         XCTAssertLessThan(try XCTUnwrap(result.otherHandScore), result.score - 0.1)
     }
 
+    /// Two noisy copies of one map (the periodic re-alignment of half maps already in one frame) align to the
+    /// identity: interpolation smooths B's noise less on grid points than between them, which must not pull the
+    /// result off the grid (normalising by the samples' power did, by 1.8°).
+    func testNoisyCopiesAlignToTheIdentity() throws {
+        let map = try Self.realMap()
+        let sigma = 0.5 * Self.standardDeviation(map)
+        let result = MapAlignment.align(reference: Self.addNoise(map, sigma: sigma, seed: 31),
+                                        moving: Self.addNoise(map, sigma: sigma, seed: 32), box: Self.box,
+                                        pixelSize_A: Self.pixelSize_A, resolution_A: 40)
+        let angle_deg = result.transform.rotation.angularDistance_rad(to: .identity) * 180 / .pi
+        let t = result.transform.translation_px
+        print("identity: rotation \(angle_deg)°, translation \(t) px, score \(result.score)")
+        XCTAssertFalse(result.transform.mirrored)
+        XCTAssertLessThan(angle_deg, 0.1)
+        XCTAssertLessThan((t * t).sum().squareRoot(), 0.1)
+    }
+
     /// The same maps give the same transform and score, bit for bit, on one thread and on three.
     func testResultDoesNotDependOnThreadCount() throws {
         let map = try Self.realMap()

@@ -13,7 +13,7 @@ struct CroppedMaps {
     /// Centred half spectra (`box²·(box/2 + 1)`) of the cropped reference and moving maps, zero beyond `radius`.
     let reference: AlignedBuffer<SIMD2<Float>>
     let movingSpectrum: AlignedBuffer<SIMD2<Float>>
-    /// The cropped moving map prepared for trilinear sampling up to `radius`.
+    /// The cropped moving map prepared for trilinear sampling up to `radius` (padded 2×, not gridding-corrected).
     let moving: FourierVolume
 
     /// Only the reference gets the soft spherical window: the correlation `Σ (w·A)·B′` then ignores whatever of
@@ -30,7 +30,9 @@ struct CroppedMaps {
         let scratch = AlignedBuffer<SIMD2<Float>>(movingSpectrum.toArray())
         let real = AlignedBuffer<Float>(count: fftOut.realCount)
         fftOut.inverseCentred(scratch.baseAddress, real.baseAddress)
-        moving = FourierVolume(map: real.toArray(), grid: FourierGrid(box: box, paddingFactor: Double(ProcessInfo.processInfo.environment["PADDING"] ?? "2")!, maxRadius_px: radius), griddingCorrection: ProcessInfo.processInfo.environment["GRIDDING"] != "0", fftwThreads: 1)
+        // No gridding correction: see `ShellCorrelator` (grid points exact, no over-corrected amplitudes).
+        moving = FourierVolume(map: real.toArray(), grid: FourierGrid(box: box, maxRadius_px: radius),
+                               griddingCorrection: false, fftwThreads: 1)
     }
 
     /// The centred half spectrum at `output`'s box of `map` (edge `input.shape[0]`), zero beyond `radius`; with

@@ -18,7 +18,7 @@ public struct MapAlignmentOptions: Sendable, Equatable {
     public var searchMirror: Bool
 
     public init(globalOrder: Int = 2, coarseRadius_px: Int = 8, candidates: Int = 8, refinedCandidates: Int = 2,
-                finalStep_deg: Double = 0.3, searchMirror: Bool = true) {
+                finalStep_deg: Double = 0.15, searchMirror: Bool = true) {
         self.globalOrder = globalOrder
         self.coarseRadius_px = coarseRadius_px
         self.candidates = candidates
@@ -32,8 +32,9 @@ public struct MapAlignmentOptions: Sendable, Equatable {
 public struct MapAlignmentResult: Sendable, Equatable {
     /// The transform that carries the moving map onto the reference (`MapTransform` conventions).
     public var transform: MapTransform
-    /// Mean FSC over Fourier shells 1…`radius_px` between the (soft-windowed) reference and the transformed
-    /// moving map: 1 for a perfect match (see `ShellCorrelator`).
+    /// Mean over Fourier shells 1…`radius_px` of the FSC between the (soft-windowed) reference and the
+    /// transformed moving map, each shell normalised by B's own power (`ShellCorrelator`): about 1 for a perfect
+    /// match, about 0 for unrelated maps.
     public var score: Double
     /// The best score of the other hand (nil when the mirror was not searched): the margin of the hand decision.
     public var otherHandScore: Double?
@@ -69,6 +70,8 @@ public enum MapAlignment {
                              threads: Int? = nil) -> MapAlignmentResult {
         precondition(a.count == box * box * box && b.count == a.count, "MapAlignment: maps must be \(box)³")
         precondition(pixelSize_A > 0 && resolution_A > 0, "MapAlignment: pixel size and resolution must be > 0")
+        precondition(options.candidates >= 1 && options.refinedCandidates >= 1 && options.finalStep_deg > 0
+                     && options.coarseRadius_px >= 1, "MapAlignment: bad options \(options)")
         let workers = max(1, threads ?? ParallelFor.defaultThreads)
         let radius = max(2, min(box / 2, Int(Double(box) * pixelSize_A / resolution_A)))
         let maps = CroppedMaps(reference: a, moving: b, box: box, radius: radius, threads: workers)
