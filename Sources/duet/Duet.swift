@@ -1,6 +1,7 @@
 import ArgumentParser
 import DuetComm
 import DuetCore
+import DuetEngine
 import Foundation
 
 /// The `duet` command. Each subcommand builds a configuration and calls the engine; a `DuetError` is printed as
@@ -21,6 +22,11 @@ struct Duet: ParsableCommand {
             FileHandle.standardError.write(Data("duet: error: \(error.message)\n".utf8))
             if let world = try? MPICommunicator.world(), world.size > 1 { MPIRuntime.abort(code: 1) }
             Foundation.exit(1)
+        } catch let stop as StoppedBySignal {
+            if (try? MPICommunicator.world())?.isRoot ?? true {
+                FileHandle.standardError.write(Data("duet: \(stop.message)\n".utf8))
+            }
+            Foundation.exit(143)
         } catch {
             exit(withError: error)
         }

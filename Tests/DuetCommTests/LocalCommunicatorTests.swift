@@ -76,3 +76,31 @@ final class LocalCommunicatorTests: XCTestCase {
         }
     }
 }
+
+/// The reductions the SGD relies on for rank-count-independent results.
+final class ExactReductionTests: XCTestCase {
+    func testAllreduceMaxAndDisjointRowsAreTheSameAtEveryRankCount() throws {
+        // Row i of 12 belongs to rank i mod size; values chosen so that a float sum in another order would differ.
+        let rows: [[Double]] = (0..<12).map { i in
+            let big = 1e16 * Double(i % 3)
+            return [big + 1, 0.1 * Double(i), -big]
+        }
+        var expected: [Double]?
+        for size in 1...4 {
+            let results = try LocalCommunicator.run(size: size) { comm -> [Double] in
+                var mine = [Double](repeating: 0, count: 36)
+                for i in 0..<12 where i % comm.size == comm.rank { mine.replaceSubrange((3 * i)..<(3 * i + 3), with: rows[i]) }
+                let total = try comm.sumDisjointRows(mine, rowLength: 3)
+                return total + [try comm.allreduceMax(Double(comm.rank) - 0.5)]
+            }
+            for result in results {
+                XCTAssertEqual(result.last, Double(size) - 1.5, "max at size \(size)")
+                if let expected { XCTAssertEqual(Array(result.dropLast()), expected, "sum at size \(size)") }
+                expected = Array(result.dropLast())
+            }
+        }
+        var serial = [0.0, 0.0, 0.0]
+        for row in rows { for j in 0..<3 { serial[j] += row[j] } }
+        XCTAssertEqual(expected, serial, "the row-order sum of one process")
+    }
+}

@@ -114,11 +114,7 @@ final class AbinitEngine {
         var essRows = [Double](repeating: 0, count: minibatch.count)
         for ((position, slot), posterior) in zip(zip(mine, slots), posteriors) {
             essRows[position] = posterior.ess
-            let best = posterior.poses[0]
-            assignments[slot] = ParticleAssignment(
-                pose: Pose(rotation: best.rotation, shiftX_A: -best.shift_px.x * data.pixelSize_A,
-                           shiftY_A: -best.shift_px.y * data.pixelSize_A),
-                effectiveSampleSize: posterior.ess, lastIteration: t)
+            assignments[slot] = assignment(posterior, iteration: t)
         }
         let essSum = try communicator.sumDisjointRows(essRows, rowLength: 1)[0]
         try updateNoise(batch: batch, poses: poses, positions: mine, minibatchCount: minibatch.count, radius: r)
@@ -143,6 +139,32 @@ final class AbinitEngine {
         }
         volume = constrained(volume)
         return essSum / Double(max(1, minibatch.count))
+    }
+
+    /// The assignment a posterior gives: its best pose (shift as RELION's origin, in Å) and its ESS.
+    private func assignment(_ posterior: (poses: [WeightedPose], ess: Double), iteration t: Int) -> ParticleAssignment {
+        let best = posterior.poses[0]
+        return ParticleAssignment(pose: Pose(rotation: best.rotation, shiftX_A: -best.shift_px.x * data.pixelSize_A,
+                                             shiftY_A: -best.shift_px.y * data.pixelSize_A),
+                                  effectiveSampleSize: posterior.ess, lastIteration: t)
+    }
+
+    /// Infers every particle's pose against the current volume at the last iteration's radius, without updating
+    /// anything else, so that a final reconstruction uses poses from the finished map rather than from the
+    /// iteration that last drew each particle. Local to this rank's shard (each image's posterior depends only on
+    /// the image, the volume and the noise model).
+    func assignFinalPoses(batchSize: Int = 300) {
+        let r = radius(iteration: max(0, iteration - 1))
+        let search = CoarseToFineSearch(box: data.box, diameter_px: diameter_px, radius_px: r,
+                                        coarseRadius_px: configuration.coarseSearchRadius_px,
+                                        maxShift_px: configuration.maxShift_px, threads: configuration.threads)
+        for start in stride(from: 0, to: data.particles.count, by: batchSize) {
+            let slots = Array(start..<min(start + batchSize, data.particles.count))
+            let posteriors = search.search(volume: volume, batch: data.images.subset(slots), noiseVariance: noise.variance)
+            for (slot, posterior) in zip(slots, posteriors) {
+                assignments[slot] = assignment(posterior, iteration: iteration)
+            }
+        }
     }
 
     /// The noise model follows the residual power at each image's best pose; each rank fills the rows of the

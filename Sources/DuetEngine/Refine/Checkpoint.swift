@@ -69,6 +69,12 @@ extension JSONEncoder {
     }
 }
 
+/// A run stopped on request (SIGTERM) after writing a checkpoint: every rank throws it at the same iteration, so
+/// the processes end together with status 143 (128 + SIGTERM), as a job killed by SIGTERM would, without aborting MPI.
+public struct StoppedBySignal: Error, Sendable {
+    public let message: String
+}
+
 /// SIGTERM (what SLURM sends before it kills a job) only sets a flag; the refinement checks it after every
 /// iteration, writes a checkpoint and stops.
 enum TerminationSignal {

@@ -8,8 +8,8 @@ import Foundation
 /// Ab-Initio Refinement", DESIGN.md §3–4). The particles are split into halves A and B (or the input's split is
 /// kept); each half is reconstructed from its own random start by `AbinitEngine` on its own communicator
 /// (`HalfSetRanks`), half B is aligned onto half A every `alignmentInterval` iterations and at the end
-/// (`HalfMapAlignment`), and at the end each half's map is a direct reconstruction of its particles at their final
-/// poses (`RefineOutputs`). Checkpoints every `checkpointInterval` iterations and on SIGTERM; `resume` continues
+/// (`HalfMapAlignment`); at the end every particle's pose is inferred once more against its half's final map and
+/// each half's map is a direct reconstruction of its particles at those poses (`RefineOutputs`). Checkpoints every `checkpointInterval` iterations and on SIGTERM; `resume` continues
 /// from the last one.
 public enum RefineJob {
     /// Runs the refinement (collective over `world`); returns the summary on world rank 0, nil elsewhere.
@@ -25,6 +25,8 @@ public enum RefineJob {
         }
         var set = try ParticleFile.read(c.particlesPath, pixelSize_A: c.pixelSize_A)
         set.fillMissingBoxSizesFromStacks()
+        // Particles beyond --particle-limit are not used; they are reported as unused.
+        let excluded = c.sgd.particleLimit.map { Array(set.particles.dropFirst($0)) } ?? []
         if let limit = c.sgd.particleLimit { set.particles = Array(set.particles.prefix(limit)) }
         guard let box = set.particles.first?.boxSize else { throw DuetError("\(c.particlesPath): image size unknown") }
         guard let pixelSize_A = set.particles.first?.pixelSize_A else {
@@ -72,12 +74,14 @@ public enum RefineJob {
                 try writeCheckpoint(iteration: t, configuration: c, halves: halves, world: world)
             }
             if stop {
-                throw DuetError("stopped by SIGTERM after iteration \(t) of \(total); checkpoint written: "
+                throw StoppedBySignal(message: "stopped by SIGTERM after iteration \(t) of \(total); checkpoint written: "
                     + "continue with duet refine --resume \(c.outputDirectory)")
             }
         }
-        return try RefineOutputs.write(halves: halves, set: set, box: box, pixelSize_A: pixelSize_A, configuration: c,
-                                       ranks: ranks, world: world, log: log)
+        if world.isRoot { progress("final pose assignment of every particle against its half's final map") }
+        for half in ranks.halves { halves[half]!.engine.assignFinalPoses() }
+        return try RefineOutputs.write(halves: halves, set: set, excluded: excluded, box: box, pixelSize_A: pixelSize_A,
+                                       configuration: c, ranks: ranks, world: world, log: log)
     }
 
     private static func writeCheckpoint(iteration: Int, configuration: RefineConfiguration,

@@ -9,9 +9,10 @@ import Foundation
 /// in the half's communicator). World rank 0 receives half B's map and poses and writes `half_map_A.mrc`,
 /// `half_map_B.mrc`, the gold-standard report (`GoldStandardReport`: fsc.txt/.star/.svg, mask.mrc, slices.png),
 /// `particles.star`/`.cs` (seen particles with poses and split, every input column kept),
-/// `unused_particles.star`/`.cs` and `log.txt`; then every rank writes its own rows of `duet.h5`.
+/// `unused_particles.star`/`.cs` (never seen, or beyond `--particle-limit`) and `log.txt`; then every rank writes
+/// its own rows of `duet.h5`.
 enum RefineOutputs {
-    static func write(halves: [HalfSet: HalfSetRun], set: ParticleSet, box: Int, pixelSize_A: Double,
+    static func write(halves: [HalfSet: HalfSetRun], set: ParticleSet, excluded: [Particle], box: Int, pixelSize_A: Double,
                       configuration c: RefineConfiguration, ranks: HalfSetRanks, world: Communicator,
                       log: RefineLog) throws -> String? {
         let directory = c.outputDirectory
@@ -54,7 +55,8 @@ enum RefineOutputs {
                 let inputIndices = set.particles.indices.filter { set.particles[$0].halfSet == half }
                 for (i, assignment) in zip(inputIndices, halfAssignments) { all[i] = assignment }
             }
-            let (used, unused) = set.splitByAssignment(all)
+            var (used, unused) = set.splitByAssignment(all)
+            unused.particles += excluded
             try ParticleFile.write(used, to: directory + "/particles.star")
             try ParticleFile.write(used, to: directory + "/particles.cs")
             try ParticleFile.write(unused, to: directory + "/unused_particles.star")
