@@ -5,7 +5,9 @@
 #   2. --resume from the checkpoint half way gives the same half maps as the uninterrupted run;
 #   3. independence: replacing half B's images by pure noise leaves half A's map bit-identical;
 #   4. SIGTERM under mpirun leaves a checkpoint, and resuming it ends with the uninterrupted run's maps;
-#   5. the outputs load in mrcfile (validate), starfile and h5py.
+#   5. kill -9 of one rank ends the job within seconds; resuming its last checkpoint gives the same maps;
+#   6. relion_reconstruct --ctf --subset 1 on Duet's particles.star reproduces half map A;
+#   7. the outputs load in mrcfile (validate), starfile and h5py.
 # Usage: ci/refine-checks.sh [DUET_BINARY]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,9 +24,8 @@ m = mrcfile.new(sys.argv[2], overwrite=True); m.set_data(d); m.voxel_size = 13.1
 refine=(refine --initial-resolution 80 --initial-iterations 20 --final-iterations 10 --initial-minibatch 60
         --align-every 10 --checkpoint-every 15 --seed 2)
 
-same_maps() {   # DIR1 DIR2 LABEL: half maps agree (FSC > 0.999 at every shell)
-    python3 - "$1" "$2" "$3" <<'EOF'
-import sys, numpy as np, mrcfile
+cat > "$work/fsc.py" <<'EOF'
+import numpy as np
 def fsc(a, b):
     fa, fb = np.fft.fftn(a), np.fft.fftn(b)
     n = a.shape[0]; k = np.fft.fftfreq(n) * n
@@ -35,6 +36,12 @@ def fsc(a, b):
         num = np.real(np.sum(fa[m] * np.conj(fb[m])))
         out.append(num / np.sqrt(np.sum(abs(fa[m])**2) * np.sum(abs(fb[m])**2)))
     return np.array(out)
+EOF
+
+same_maps() {   # DIR1 DIR2 LABEL: half maps agree (FSC > 0.999 at every shell)
+    PYTHONPATH="$work" python3 - "$1" "$2" "$3" <<'EOF'
+import sys, mrcfile
+from fsc import fsc
 worst = 1.0
 for half in "AB":
     a = mrcfile.read(f"{sys.argv[1]}/half_map_{half}.mrc"); b = mrcfile.read(f"{sys.argv[2]}/half_map_{half}.mrc")
@@ -42,6 +49,16 @@ for half in "AB":
 print(f"{sys.argv[3]}: lowest FSC between the runs' half maps {worst:.6f}")
 sys.exit(0 if worst > 0.999 else 1)
 EOF
+}
+
+start_two_ranks() {   # NAME: starts a 2-rank run into $work/NAME in the background (pid in $launcher), returns
+                      # once it has logged iteration 20 (after the checkpoint at 15)
+    "${mpi[@]}" -np 2 "$duet" "${refine[@]}" "$work/data/particles.star" --out "$work/$1" > "$work/$1.log" 2>&1 &
+    launcher=$!
+    for _ in $(seq 1 600); do
+        grep -q "iteration   20/30" "$work/$1.log" 2>/dev/null && break
+        sleep 0.1
+    done
 }
 
 echo "== 1 rank, 2 ranks, 3 ranks"
@@ -81,19 +98,39 @@ cmp "$work/split/half_map_A.mrc" "$work/noiseB/half_map_A.mrc"
 echo "half A bit-identical whatever half B contains"
 
 echo "== SIGTERM under mpirun, then --resume"
-"${mpi[@]}" -np 2 "$duet" "${refine[@]}" "$work/data/particles.star" --out "$work/term" > "$work/term.log" 2>&1 &
-launcher=$!
-for _ in $(seq 1 600); do
-    grep -q "iteration   20/30" "$work/term.log" 2>/dev/null && break
-    sleep 0.1
-done
+start_two_ranks term
 # As SLURM does when it pre-empts a job step: SIGTERM to every rank (mpirun itself would kill its ranks at once).
 pkill -TERM -P $launcher
-if wait $launcher; then echo "SIGTERM: the run did not stop" >&2; exit 1; fi
+status=0; wait $launcher || status=$?
+if [ $status -eq 0 ]; then echo "SIGTERM: the run did not stop" >&2; exit 1; fi
 test -f "$work/term/checkpoint/checkpoint.json" || { echo "SIGTERM left no checkpoint" >&2; cat "$work/term.log" >&2; exit 1; }
 echo "stopped at: $(grep -o '"iteration" : [0-9]*' "$work/term/checkpoint/checkpoint.json")"
 "${mpi[@]}" -np 2 "$duet" refine --resume "$work/term" > /dev/null
 same_maps "$work/np2" "$work/term" "SIGTERM + resume vs uninterrupted"
+
+echo "== kill -9 of one rank, then --resume"
+start_two_ranks killed
+killed_at=$(date +%s)
+pkill -KILL -n -P $launcher
+for _ in $(seq 1 300); do kill -0 $launcher 2>/dev/null || break; sleep 0.1; done
+if kill -0 $launcher 2>/dev/null; then echo "kill -9: the job still runs 30 s later" >&2; kill -KILL $launcher; exit 1; fi
+status=0; wait $launcher || status=$?
+[ $status -ne 0 ] || { echo "kill -9: the job reported success" >&2; exit 1; }
+echo "kill -9 of one rank: job ended with status $status after $(( $(date +%s) - killed_at )) s"
+"${mpi[@]}" -np 2 "$duet" refine --resume "$work/killed" > /dev/null
+same_maps "$work/np2" "$work/killed" "kill -9 + resume vs uninterrupted"
+
+echo "== relion_reconstruct reproduces half map A"
+( cd "$work/np2" && relion_reconstruct --i particles.star --o relion_half1.mrc --ctf --subset 1 --angpix 13.1 > relion.log )
+PYTHONPATH="$work" python3 - "$work/np2" <<'EOF'
+import sys, mrcfile
+from fsc import fsc
+d = sys.argv[1]
+curve = fsc(mrcfile.read(f"{d}/half_map_A.mrc"), mrcfile.read(f"{d}/relion_half1.mrc"))
+upto = int(0.8 * len(curve))   # shells 1 ... 0.8 x Nyquist
+print(f"half map A vs relion_reconstruct --subset 1: lowest FSC up to 0.8 Nyquist {curve[:upto].min():.4f}")
+sys.exit(0 if curve[:upto].min() > 0.95 else 1)
+EOF
 
 echo "== outputs load in other tools"
 python3 - "$work/np2" <<'EOF'
