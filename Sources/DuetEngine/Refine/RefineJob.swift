@@ -16,6 +16,8 @@ public enum RefineJob {
     public static func run(_ configuration: RefineConfiguration, resume: Bool, world: Communicator,
                            progress: @escaping (String) -> Void) throws -> String? {
         var c = configuration
+        // Absolute, so that a resume from another working directory finds the particles.
+        c.particlesPath = URL(fileURLWithPath: c.particlesPath).standardizedFileURL.path
         var checkpoint: Checkpoint?
         if resume {
             let found = try Checkpoint.read(output: c.outputDirectory)
