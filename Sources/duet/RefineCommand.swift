@@ -5,6 +5,8 @@ import Foundation
 
 /// `duet refine PARTICLES --out DIR`: gold-standard ab-initio refinement of two independent half-sets.
 struct RefineCommand: ParsableCommand {
+    private static let defaults = RefineConfiguration(particlesPath: "", outputDirectory: "")
+
     static let configuration = CommandConfiguration(
         commandName: "refine",
         abstract: "Gold-standard ab-initio refinement: two half-sets reconstructed independently from random starts.",
@@ -26,10 +28,10 @@ struct RefineCommand: ParsableCommand {
     var resplit = false
 
     @Option(help: "Align half B onto half A every this many iterations (and at the end).")
-    var alignEvery: Int = 50
+    var alignEvery: Int = defaults.alignmentInterval
 
     @Option(help: "Write a checkpoint every this many iterations (0: only on SIGTERM).")
-    var checkpointEvery: Int = 50
+    var checkpointEvery: Int = defaults.checkpointInterval
 
     @OptionGroup var sgd: SGDOptions
 

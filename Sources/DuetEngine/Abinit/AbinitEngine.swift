@@ -106,9 +106,7 @@ final class AbinitEngine {
         let mine = minibatch.indices.filter { shard.owns(minibatch[$0]) }
         let slots = mine.map { shard.slot(of: minibatch[$0]) }
         let batch = data.images.subset(slots)
-        let search = CoarseToFineSearch(box: data.box, diameter_px: diameter_px, radius_px: r,
-                                        coarseRadius_px: configuration.coarseSearchRadius_px,
-                                        maxShift_px: configuration.maxShift_px, threads: configuration.threads)
+        let search = poseSearch(radius_px: r)
         let posteriors = search.search(volume: volume, batch: batch, noiseVariance: noise.variance)
         let poses = posteriors.map(\.poses)
         var essRows = [Double](repeating: 0, count: minibatch.count)
@@ -141,6 +139,13 @@ final class AbinitEngine {
         return essSum / Double(max(1, minibatch.count))
     }
 
+    /// The pose search at Fourier radius `r` with this run's settings.
+    private func poseSearch(radius_px r: Int) -> CoarseToFineSearch {
+        CoarseToFineSearch(box: data.box, diameter_px: diameter_px, radius_px: r,
+                           coarseRadius_px: configuration.coarseSearchRadius_px,
+                           maxShift_px: configuration.maxShift_px, threads: configuration.threads)
+    }
+
     /// The assignment a posterior gives: its best pose (shift as RELION's origin, in Å) and its ESS.
     private func assignment(_ posterior: (poses: [WeightedPose], ess: Double), iteration t: Int) -> ParticleAssignment {
         let best = posterior.poses[0]
@@ -155,9 +160,7 @@ final class AbinitEngine {
     /// the image, the volume and the noise model).
     func assignFinalPoses(batchSize: Int = 300) {
         let r = radius(iteration: max(0, iteration - 1))
-        let search = CoarseToFineSearch(box: data.box, diameter_px: diameter_px, radius_px: r,
-                                        coarseRadius_px: configuration.coarseSearchRadius_px,
-                                        maxShift_px: configuration.maxShift_px, threads: configuration.threads)
+        let search = poseSearch(radius_px: r)
         for start in stride(from: 0, to: data.particles.count, by: batchSize) {
             let slots = Array(start..<min(start + batchSize, data.particles.count))
             let posteriors = search.search(volume: volume, batch: data.images.subset(slots), noiseVariance: noise.variance)
