@@ -32,11 +32,19 @@ struct SGDOptions: ParsableArguments {
     @Option(help: "Learning rate afterwards.")
     var learningRate: Double = defaults.learningRate
 
+    @Option(help: "Starting noise σ as a multiple of the images' own power per shell.")
+    var noiseInitialSigmaScale: Double = defaults.noiseInitialSigmaScale
+    @Option(help: "Weight of the previous noise estimate against a minibatch's residuals, in Fourier coefficients per shell.")
+    var noisePriorWeight: Double = defaults.noisePriorWeight
+
     @Option(name: .customLong("diameter"), help: "Particle diameter, Å (default 90 % of the box).")
     var particleDiameter_A: Double?
 
     @Option(help: "Largest in-plane shift searched, pixels.")
     var maxShift: Int = defaults.maxShift_px
+
+    @Option(help: "Separate posterior modes refined at each level of the coarse-to-fine pose search.")
+    var poseSearchModes: Int = defaults.poseSearchModes
 
     @Option(help: "Use at most this many particles.")
     var particleLimit: Int?
@@ -60,8 +68,11 @@ struct SGDOptions: ParsableArguments {
         c.initialLearningRate = initialLearningRate
         c.highLearningRateIterations = highLrIterations
         c.learningRate = learningRate
+        c.noiseInitialSigmaScale = noiseInitialSigmaScale
+        c.noisePriorWeight = noisePriorWeight
         c.particleDiameter_A = particleDiameter_A
         c.maxShift_px = maxShift
+        c.poseSearchModes = poseSearchModes
         c.particleLimit = particleLimit
         c.seed = seed
         c.threads = threads

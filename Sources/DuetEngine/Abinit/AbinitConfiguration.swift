@@ -20,11 +20,16 @@ public struct AbinitConfiguration: Sendable, Codable, Equatable {
     public var learningRate = 0.1
     /// Weight, in coefficients, of the previous noise estimate against a minibatch's residuals.
     public var noisePriorWeight = 5_000.0
+    /// The starting σ of the noise model as a multiple of the images' own power per shell (CryoSPARC "Noise
+    /// initial sigma-scale"): above 1, the first posteriors are broad.
+    public var noiseInitialSigmaScale = 3.0
     /// Particle diameter in Å (nil: 90 % of the box). Sets the background circle and the real-space window.
     public var particleDiameter_A: Double?
     /// Fourier radius (pixels) up to which the global rotation grid is scored; the local refinement around each
     /// image's best rotation uses the full current radius.
     public var coarseSearchRadius_px = 10
+    /// Separate modes of each search level's posterior refined at the next level (1: only the best pose).
+    public var poseSearchModes = 4
     /// Largest in-plane shift searched globally, in pixels (on a 1-pixel grid; refined locally to 0.5 px).
     public var maxShift_px = 3
     /// Real-space constraints after every step.

@@ -73,7 +73,7 @@ final class AbinitEngine {
         assignments = Array(repeating: .unseen, count: data.particles.count)
         order = Array(0..<shard.particleCount)
         noise = try NoiseModel(particles: data, shard: shard, sampleCount: min(shard.particleCount, 500),
-                               priorWeight: configuration.noisePriorWeight, communicator: communicator)
+                               sigmaScale: configuration.noiseInitialSigmaScale, priorWeight: configuration.noisePriorWeight, communicator: communicator)
         volume = Self.randomStart(box: box, diameter_px: diameter_px, grid: grid, generator: &generator)
     }
 
@@ -143,7 +143,8 @@ final class AbinitEngine {
     private func poseSearch(radius_px r: Int) -> CoarseToFineSearch {
         CoarseToFineSearch(box: data.box, diameter_px: diameter_px, radius_px: r,
                            coarseRadius_px: configuration.coarseSearchRadius_px,
-                           maxShift_px: configuration.maxShift_px, threads: configuration.threads)
+                           maxShift_px: configuration.maxShift_px, maxModes: configuration.poseSearchModes,
+                           threads: configuration.threads)
     }
 
     /// The assignment a posterior gives: its best pose (shift as RELION's origin, in Å) and its ESS.

@@ -1,56 +1,88 @@
 import DuetCore
 import DuetKernels
+import Foundation
 
 /// Coarse-to-fine pose inference for a minibatch (DESIGN.md §2): the posterior over a global `SO3Grid` × an
 /// integer shift grid is scored on the low frequencies only (`coarseRadius_px`, where it is cheap and the whole
 /// minibatch shares each projected slice), then each image is refined at the full radius on local rotation grids
-/// that halve the angular step at every level until it reaches the step the resolution needs, each level centred
-/// on the previous level's best pose, with ±1 px then ±0.5 px of shift at 0.5 px steps. The returned posterior is
-/// the last level's (the one scored at the full radius).
+/// that halve the angular step at every level until it reaches the step the resolution needs, with ±1 px then
+/// ±0.5 px of shift at 0.5 px steps. Each level refines up to `maxModes` separate modes of the previous level's
+/// posterior (poses at least two level steps apart whose weight is at least `modeThreshold` of the best), not only
+/// the best pose, so an ambiguous image keeps every plausible orientation in its posterior instead of being
+/// committed to one neighbourhood (the branch-and-bound idea of CryoSPARC's search). The returned posterior is the
+/// last level's (scored at the full radius), merged over its modes by log-likelihood.
 struct CoarseToFineSearch {
     /// Angular step (degrees) the current resolution needs: one Fourier pixel of arc at the particle's edge.
     let neededStep_deg: Double
     let radius_px: Int
     let coarseRadius_px: Int
     let maxShift_px: Int
+    let maxModes: Int
     let threads: Int?
+    /// A pose starts a new mode when its weight is at least this fraction of the best pose's.
+    static let modeThreshold = 0.05
+    /// Poses below this fraction of the best pose's weight are dropped from a merged posterior.
+    static let relativeThreshold = 1e-4
+    /// Images scored together at the global level.
+    static let globalChunk = 32
 
-    init(box: Int, diameter_px: Double, radius_px: Int, coarseRadius_px: Int, maxShift_px: Int, threads: Int?) {
+    init(box: Int, diameter_px: Double, radius_px: Int, coarseRadius_px: Int, maxShift_px: Int, maxModes: Int,
+         threads: Int?) {
         neededStep_deg = min(30, (Double(box) / max(diameter_px, 1) / Double(radius_px)) * 180 / .pi)
         self.radius_px = radius_px
         self.coarseRadius_px = min(radius_px, coarseRadius_px)
         self.maxShift_px = maxShift_px
+        self.maxModes = max(1, maxModes)
         self.threads = threads
     }
 
     /// The posterior of each image of `batch`, as poses with weights (best first), and its effective sample size.
     func search(volume: FourierVolume, batch: PoseImageBatch, noiseVariance: [Double]) -> [(poses: [WeightedPose], ess: Double)] {
         let globalGrid = SO3Grid(order: neededStep_deg < 15 ? 2 : 1)
+        let globalRotations = globalGrid.rotations
         let globalShifts = Self.shiftGrid(halfWidth: Double(maxShift_px), step: 1, around: .zero)
-        let global = PosePosteriorKernel.posteriors(
-            volume: volume, images: batch, rotations: globalGrid.rotations, shifts_px: globalShifts,
-            noiseVariance: noiseVariance, settings: PoseSearchSettings(radius_px: coarseRadius_px, threads: threads))
         let needsRefinement = neededStep_deg < globalGrid.step_deg || coarseRadius_px < radius_px
+        // When the global level only seeds the refinement, poses below the mode threshold are never used.
+        let globalSettings = PoseSearchSettings(radius_px: coarseRadius_px,
+                                                relativeThreshold: needsRefinement ? Self.modeThreshold : Self.relativeThreshold,
+                                                threads: threads)
         let fullRadius = PoseSearchSettings(radius_px: radius_px, threads: threads)
-        return global.enumerated().map { slot, globalPosterior in
-            var posterior = globalPosterior
-            var rotations = globalGrid.rotations, shifts = globalShifts
-            guard needsRefinement else { return (Self.weightedPoses(posterior, rotations, shifts), posterior.effectiveSampleSize) }
-            let image = batch.subset([slot])
-            var step_deg = globalGrid.step_deg, shiftHalfWidth = 1.0
-            repeat {
-                let centre = rotations[posterior.best.rotation], shiftCentre = shifts[posterior.best.shift]
-                let levelStep_deg = max(neededStep_deg, step_deg / 2)
-                rotations = SO3LocalGrid.rotations(around: centre, step_deg: levelStep_deg, radius_deg: step_deg)
-                shifts = Self.shiftGrid(halfWidth: shiftHalfWidth, step: 0.5, around: shiftCentre)
-                posterior = PosePosteriorKernel.posteriors(volume: volume, images: image, rotations: rotations,
-                                                           shifts_px: shifts, noiseVariance: noiseVariance,
-                                                           settings: fullRadius)[0]
-                step_deg = levelStep_deg
-                shiftHalfWidth = 0.5
-            } while step_deg > neededStep_deg
-            return (Self.weightedPoses(posterior, rotations, shifts), posterior.effectiveSampleSize)
+        var results = [(poses: [WeightedPose], ess: Double)]()
+        // Images go through the global level in chunks, which bounds the memory of broad early posteriors.
+        for chunkStart in stride(from: 0, to: batch.count, by: Self.globalChunk) {
+            let chunk = batch.subset(Array(chunkStart..<min(chunkStart + Self.globalChunk, batch.count)))
+            let global = PosePosteriorKernel.posteriors(volume: volume, images: chunk, rotations: globalRotations,
+                                                        shifts_px: globalShifts, noiseVariance: noiseVariance,
+                                                        settings: globalSettings)
+            for (slot, globalPosterior) in global.enumerated() {
+                guard needsRefinement else {
+                    results.append(ScoredPosterior(globalPosterior, rotations: globalRotations, shifts: globalShifts).weighted)
+                    continue
+                }
+                let image = chunk.subset([slot])
+                var centres = ScoredPosterior.modes(of: globalPosterior, rotations: globalRotations, shifts: globalShifts,
+                                                    count: maxModes, separation_rad: 2 * globalGrid.step_deg * .pi / 180)
+                var step_deg = globalGrid.step_deg, shiftHalfWidth = 1.0
+                var posterior: ScoredPosterior
+                repeat {
+                    let levelStep_deg = max(neededStep_deg, step_deg / 2)
+                    posterior = ScoredPosterior(merging: centres.map { centre in
+                        let rotations = SO3LocalGrid.rotations(around: centre.rotation, step_deg: levelStep_deg,
+                                                               radius_deg: step_deg)
+                        let shifts = Self.shiftGrid(halfWidth: shiftHalfWidth, step: 0.5, around: centre.shift_px)
+                        let part = PosePosteriorKernel.posteriors(volume: volume, images: image, rotations: rotations,
+                                                                  shifts_px: shifts, noiseVariance: noiseVariance,
+                                                                  settings: fullRadius)[0]
+                        return ScoredPosterior(part, rotations: rotations, shifts: shifts)
+                    })
+                    centres = posterior.modes(count: maxModes, separation_rad: 2 * levelStep_deg * .pi / 180)
+                    step_deg = levelStep_deg
+                    shiftHalfWidth = 0.5
+                } while step_deg > neededStep_deg
+                results.append(posterior.weighted)
+            }
         }
+        return results
     }
 
     /// Shifts `around + (i, j)·step` for `|i·step|, |j·step| ≤ halfWidth`, row by row.
@@ -58,9 +90,87 @@ struct CoarseToFineSearch {
         let m = Int((halfWidth / step).rounded(.down))
         return (-m...m).flatMap { y in (-m...m).map { x in centre + SIMD2(Double(x), Double(y)) * step } }
     }
+}
 
-    private static func weightedPoses(_ posterior: PosePosterior, _ rotations: [Rotation],
-                                      _ shifts: [SIMD2<Double>]) -> [WeightedPose] {
-        posterior.poses.map { WeightedPose(rotation: rotations[$0.rotation], shift_px: shifts[$0.shift], weight: $0.weight) }
+/// A sparse posterior of one image over explicit poses, kept with log-likelihoods so that the posteriors of
+/// several separately scored pose sets (the modes of a level) can be merged into one.
+struct ScoredPosterior {
+    struct Entry {
+        var rotation: Rotation
+        var shift_px: SIMD2<Double>
+        var logLikelihood: Double
+    }
+
+    /// Kept poses, most likely first.
+    private(set) var entries: [Entry]
+    /// Log of `Σ exp(LL)` over every evaluated pose (not only the kept ones).
+    private(set) var logMass: Double
+    /// Log of `Σ exp(2 LL)` over every evaluated pose.
+    private(set) var logSquaredMass: Double
+
+    init(_ posterior: PosePosterior, rotations: [Rotation], shifts: [SIMD2<Double>]) {
+        entries = posterior.poses.map {
+            Entry(rotation: rotations[$0.rotation], shift_px: shifts[$0.shift], logLikelihood: $0.logLikelihood)
+        }
+        logMass = posterior.logEvidence + log(Double(posterior.evaluatedPoseCount))
+        // ESS = (Σ e)² / Σ e², so Σ e² = (Σ e)² / ESS.
+        logSquaredMass = 2 * logMass - log(posterior.effectiveSampleSize)
+    }
+
+    /// One posterior over the union of the parts' poses (the parts' pose sets are assumed disjoint).
+    init(merging parts: [ScoredPosterior]) {
+        precondition(!parts.isEmpty, "ScoredPosterior: nothing to merge")
+        let all = parts.flatMap(\.entries).sorted { $0.logLikelihood > $1.logLikelihood }
+        let cutoff = (all.first?.logLikelihood ?? 0) + log(CoarseToFineSearch.relativeThreshold)
+        entries = all.filter { $0.logLikelihood >= cutoff }
+        logMass = Self.logSumExp(parts.map(\.logMass))
+        logSquaredMass = Self.logSumExp(parts.map(\.logSquaredMass))
+    }
+
+    /// Effective sample size `(Σ e)² / Σ e²` over every evaluated pose.
+    var effectiveSampleSize: Double { exp(2 * logMass - logSquaredMass) }
+
+    /// The kept poses with weights normalised to 1, best first, and the effective sample size.
+    var weighted: (poses: [WeightedPose], ess: Double) {
+        let best = entries[0].logLikelihood
+        let raw = entries.map { exp($0.logLikelihood - best) }
+        let total = raw.reduce(0, +)
+        let poses = zip(entries, raw).map { WeightedPose(rotation: $0.rotation, shift_px: $0.shift_px, weight: $1 / total) }
+        return (poses, effectiveSampleSize)
+    }
+
+    /// Up to `count` poses to refine: the best, then each next most likely pose whose weight is at least
+    /// `CoarseToFineSearch.modeThreshold` of the best and whose rotation is more than `separation_rad` from every
+    /// pose already chosen.
+    func modes(count: Int, separation_rad: Double) -> [Entry] {
+        Self.modes(of: entries, count: count, separation_rad: separation_rad)
+    }
+
+    /// `modes(count:separation_rad:)` of a kernel posterior over `rotations × shifts`, without converting the
+    /// poses it does not reach.
+    static func modes(of posterior: PosePosterior, rotations: [Rotation], shifts: [SIMD2<Double>], count: Int,
+                      separation_rad: Double) -> [Entry] {
+        modes(of: posterior.poses.lazy.map {
+            Entry(rotation: rotations[$0.rotation], shift_px: shifts[$0.shift], logLikelihood: $0.logLikelihood)
+        }, count: count, separation_rad: separation_rad)
+    }
+
+    private static func modes(of entries: some Sequence<Entry>, count: Int, separation_rad: Double) -> [Entry] {
+        var chosen = [Entry](), quaternions = [SIMD4<Double>](), cutoff = -Double.infinity
+        for entry in entries {
+            if chosen.isEmpty { cutoff = entry.logLikelihood + log(CoarseToFineSearch.modeThreshold) }
+            guard entry.logLikelihood >= cutoff else { break }
+            let q = entry.rotation.quaternionVector
+            guard quaternions.allSatisfy({ so3Distance_rad($0, q) > separation_rad }) else { continue }
+            chosen.append(entry)
+            quaternions.append(q)
+            if chosen.count == count { break }
+        }
+        return chosen
+    }
+
+    private static func logSumExp(_ values: [Double]) -> Double {
+        guard let m = values.max(), m.isFinite else { return values.max() ?? -.infinity }
+        return m + log(values.reduce(0) { $0 + exp($1 - m) })
     }
 }

@@ -11,7 +11,7 @@ struct NoiseModel {
 
     /// σ² from the mean power of the first `sampleCount` particles of the set (`spectra`, centred half-planes),
     /// per shell; each rank measures the ones it owns (collective).
-    init(particles: PreparedParticles, shard: ParticleShard, sampleCount: Int, priorWeight: Double,
+    init(particles: PreparedParticles, shard: ParticleShard, sampleCount: Int, sigmaScale: Double, priorWeight: Double,
          communicator: Communicator) throws {
         let box = particles.box
         var rows = [Double](repeating: 0, count: max(1, sampleCount) * box)
@@ -25,7 +25,7 @@ struct NoiseModel {
             }
         }
         let power = try communicator.sumDisjointRows(rows, rowLength: box)
-        variance = zip(power, counts).map { $1 > 0 ? max($0 / $1, 1e-6) : 1 }
+        variance = zip(power, counts).map { $1 > 0 ? sigmaScale * sigmaScale * max($0 / $1, 1e-6) : 1 }
         self.priorWeight = priorWeight
     }
 

@@ -1,0 +1,103 @@
+import DuetCore
+@testable import DuetEngine
+import DuetKernels
+import XCTest
+
+final class CoarseToFineSearchTests: XCTestCase {
+    static let box = 32
+
+    /// A map of Gaussian blobs at `centres` (voxels from the box centre).
+    static func blobMap(_ centres: [SIMD3<Double>], sigma: Double = 2) -> [Float] {
+        let b = box
+        var map = [Float](repeating: 0, count: b * b * b)
+        for z in 0..<b { for y in 0..<b { for x in 0..<b {
+            let p = SIMD3(Double(x - b / 2), Double(y - b / 2), Double(z - b / 2))
+            var density = 0.0
+            for c in centres {
+                let d = p - c
+                density += exp(-(d * d).sum() / (2 * sigma * sigma))
+            }
+            map[x + b * (y + b * z)] = Float(density)
+        } } }
+        return map
+    }
+
+    /// One noiseless image of `volume` at `rotation` (CTF 1).
+    static func image(of volume: FourierVolume, at rotation: Rotation) -> PoseImageBatch {
+        let batch = PoseImageBatch(box: box, count: 1)
+        volume.project(rotation: rotation, into: batch.spectra.baseAddress)
+        batch.ctfs.baseAddress.update(repeating: 1, count: batch.complexCount)
+        return batch
+    }
+
+    /// Scoring two disjoint rotation sets separately and merging them gives the posterior of one evaluation over
+    /// their union: the same poses, weights and effective sample size.
+    func testMergedPosteriorEqualsOneEvaluationOverTheUnion() {
+        let volume = FourierVolume(map: Self.blobMap([[4, 0, 0], [-3, 5, 1], [0, -2, 6]]), grid: FourierGrid(box: Self.box))
+        let truth = Rotation(axisAngle: [0.3, -0.2, 0.5])
+        let image = Self.image(of: volume, at: truth)
+        let rotations = SO3LocalGrid.rotations(around: truth, step_deg: 4, radius_deg: 9)
+        let shifts = CoarseToFineSearch.shiftGrid(halfWidth: 1, step: 0.5, around: .zero)
+        let noise = [Double](repeating: 20000, count: Self.box)
+        let settings = PoseSearchSettings(radius_px: 8)
+        func score(_ subset: ArraySlice<Rotation>) -> ScoredPosterior {
+            let list = Array(subset)
+            let p = PosePosteriorKernel.posteriors(volume: volume, images: image, rotations: list, shifts_px: shifts,
+                                                   noiseVariance: noise, settings: settings)[0]
+            return ScoredPosterior(p, rotations: list, shifts: shifts)
+        }
+        let whole = score(rotations[...]).weighted
+        let split = rotations.count / 3
+        let merged = ScoredPosterior(merging: [score(rotations[..<split]), score(rotations[split...])]).weighted
+        XCTAssertGreaterThan(whole.ess, 3, "the test needs a posterior that is not a delta")
+        XCTAssertEqual(merged.ess, whole.ess, accuracy: 1e-9 * whole.ess)
+        XCTAssertEqual(merged.poses.count, whole.poses.count)
+        for (m, w) in zip(merged.poses, whole.poses) {
+            XCTAssertEqual(m.rotation.angularDistance_rad(to: w.rotation), 0, accuracy: 1e-12)
+            XCTAssertEqual(m.shift_px, w.shift_px)
+            XCTAssertEqual(m.weight, w.weight, accuracy: 1e-9)
+        }
+    }
+
+    /// Modes are the most likely poses that are significant and apart from every mode already chosen.
+    func testModesAreSignificantAndSeparated() {
+        let axis = SIMD3<Double>(0, 0, 1)
+        let angles_deg = [0.0, 5, 60, 120, 170]
+        let logLikelihoods = [0.0, -0.1, -1, -2.5, -10]   // weights relative to the best: 1, 0.9, 0.37, 0.08, 5e-5
+        let rotations = angles_deg.map { Rotation(axisAngle: axis * ($0 * .pi / 180)) }
+        let poses = logLikelihoods.enumerated().map { PoseWeight(rotation: $0, shift: 0, weight: 0, logLikelihood: $1) }
+        let posterior = PosePosterior(poses: poses, best: poses[0], effectiveSampleSize: 2, logEvidence: 0,
+                                      evaluatedPoseCount: poses.count)
+        let scored = ScoredPosterior(posterior, rotations: rotations, shifts: [.zero])
+        func chosen(_ count: Int) -> [Double] {
+            scored.modes(count: count, separation_rad: 20 * .pi / 180).map {
+                ($0.rotation.angularDistance_rad(to: .identity) * 180 / .pi).rounded()
+            }
+        }
+        XCTAssertEqual(chosen(8), [0, 60, 120], "5° is too close to 0°; 170° is below the mode threshold")
+        XCTAssertEqual(chosen(2), [0, 60])
+        XCTAssertEqual(chosen(1), [0])
+    }
+
+    /// An image of a two-fold symmetric map fits two orientations 180° apart equally well. Refining several modes
+    /// keeps both in the posterior; refining only the best pose loses one of them.
+    func testAmbiguousImageKeepsBothOrientations() {
+        let map = Self.blobMap([[5, 1, 2], [-5, -1, 2], [2, 4, -3], [-2, -4, -3]])   // symmetric under 180° about z
+        let volume = FourierVolume(map: map, grid: FourierGrid(box: Self.box))
+        let truth = Rotation(axisAngle: [0.4, 0.9, -0.3])
+        let twin = truth * Rotation(axisAngle: [0, 0, .pi])
+        let image = Self.image(of: volume, at: truth)
+        let noise = [Double](repeating: 20, count: Self.box)
+        func massNear(_ target: Rotation, modes: Int) -> Double {
+            let search = CoarseToFineSearch(box: Self.box, diameter_px: 28, radius_px: 12, coarseRadius_px: 8,
+                                            maxShift_px: 1, maxModes: modes, threads: nil)
+            let poses = search.search(volume: volume, batch: image, noiseVariance: noise)[0].poses
+            return poses.filter { $0.rotation.angularDistance_rad(to: target) < 10 * .pi / 180 }.map(\.weight).reduce(0, +)
+        }
+        let (nearTruth, nearTwin) = (massNear(truth, modes: 4), massNear(twin, modes: 4))
+        XCTAssertGreaterThan(nearTruth, 0.25)
+        XCTAssertGreaterThan(nearTwin, 0.25)
+        XCTAssertGreaterThan(nearTruth + nearTwin, 0.95)
+        XCTAssertLessThan(min(massNear(truth, modes: 1), massNear(twin, modes: 1)), 0.01)
+    }
+}
