@@ -117,13 +117,9 @@ final class AbinitEngine {
         let essSum = try communicator.sumDisjointRows(essRows, rowLength: 1)[0]
         try updateNoise(batch: batch, poses: poses, positions: mine, minibatchCount: minibatch.count, radius: r)
 
-        let gradient = DataTerm.gradientSlices(volume: volume, images: batch, poses: poses, noiseVariance: noise.variance,
-                                               radius_px: r, threads: configuration.threads)
-        let scale = ExactBackProjector.scale(maxAbsoluteValue: try communicator.allreduceMax(gradient.maxAbsoluteValue),
-                                             sliceCount: try communicator.allreduceSum(gradient.count))
-        let accumulator = ExactBackProjector(grid: grid, radius_px: r, scale: scale)
-        gradient.insert(into: accumulator, threads: configuration.threads)
-        try communicator.allreduceSum(accumulator.cells.buffer)
+        let accumulator = try MinibatchGradient.accumulate(volume: volume, batch: batch, poses: poses,
+                                                           noiseVariance: noise.variance, radius_px: r, grid: grid,
+                                                           threads: configuration.threads, communicator: communicator)
         let learningRate = t < configuration.highLearningRateIterations ? configuration.initialLearningRate
                                                                          : configuration.learningRate
         var curvatureSum = 0.0, curvatureCount = 0.0
