@@ -1,3 +1,5 @@
+import DuetCore
+
 /// Parameters of the stochastic-gradient ab-initio reconstruction of one particle set (DESIGN.md §2), with
 /// CryoSPARC's Ab-Initio names and defaults where it has them. Lengths in Å, angles in degrees.
 public struct AbinitConfiguration: Sendable, Codable, Equatable {
@@ -47,6 +49,13 @@ public struct AbinitConfiguration: Sendable, Codable, Equatable {
     /// The particle diameter in pixels: `particleDiameter_A`, or 90 % of the box.
     public func particleDiameter_px(box: Int, pixelSize_A: Double) -> Double {
         particleDiameter_A.map { $0 / pixelSize_A } ?? 0.9 * Double(box)
+    }
+
+    /// Throws a one-line error naming the first option that is out of range.
+    public func validate() throws {
+        guard poseSearchModes >= 1 else { throw DuetError("--pose-search-modes must be at least 1") }
+        guard noiseInitialSigmaScale > 0 else { throw DuetError("--noise-initial-sigma-scale must be > 0") }
+        guard noisePriorWeight >= 0 else { throw DuetError("--noise-prior-weight must be ≥ 0") }
     }
 
     /// Total number of iterations.

@@ -73,7 +73,8 @@ final class AbinitEngine {
         assignments = Array(repeating: .unseen, count: data.particles.count)
         order = Array(0..<shard.particleCount)
         noise = try NoiseModel(particles: data, shard: shard, sampleCount: min(shard.particleCount, 500),
-                               sigmaScale: configuration.noiseInitialSigmaScale, priorWeight: configuration.noisePriorWeight, communicator: communicator)
+                               sigmaScale: configuration.noiseInitialSigmaScale,
+                               priorWeight: configuration.noisePriorWeight, communicator: communicator)
         volume = Self.randomStart(box: box, diameter_px: diameter_px, grid: grid, generator: &generator)
     }
 

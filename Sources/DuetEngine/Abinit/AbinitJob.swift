@@ -13,6 +13,7 @@ public enum AbinitJob {
     public static func run(particlesPath: String, outputDirectory: String, pixelSize_A: Double?,
                            configuration: AbinitConfiguration, communicator: Communicator,
                            progress: @escaping (String) -> Void) throws -> String? {
+        try configuration.validate()
         var set = try ParticleFile.read(particlesPath, pixelSize_A: pixelSize_A)
         set.fillMissingBoxSizesFromStacks()
         if let limit = configuration.particleLimit { set.particles = Array(set.particles.prefix(limit)) }

@@ -3,10 +3,11 @@ import DuetKernels
 
 /// The data-term gradient and curvature of one minibatch (`DataTerm.gradientSlices`), summed exactly over the ranks
 /// of a communicator into an `ExactBackProjector`. The slices are made and inserted for groups of images whose
-/// slices fit in `budget_bytes` (default `sliceMemoryBudget_bytes`), so a minibatch of broad posteriors (thousands of poses per image early
-/// on) does not hold every slice at once. The fixed-point scale needs the largest slice value before anything is
-/// inserted; with more than one group the slices are therefore made twice (once for that maximum, once to insert).
-/// Exact sums make the result independent of the grouping, the rank count and the thread count.
+/// slices fit in `budget_bytes` (default `sliceMemoryBudget_bytes`), so a minibatch of broad posteriors (thousands
+/// of poses per image early on) does not hold every slice at once. The fixed-point scale needs the largest slice
+/// value before anything is inserted; with more than one group the slices are therefore made twice (once for that
+/// maximum, once to insert). Exact sums make the result independent of the grouping, the rank count and the thread
+/// count.
 enum MinibatchGradient {
     static let sliceMemoryBudget_bytes = 512 << 20
 

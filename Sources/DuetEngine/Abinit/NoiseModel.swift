@@ -10,7 +10,7 @@ struct NoiseModel {
     let priorWeight: Double
 
     /// σ² from the mean power of the first `sampleCount` particles of the set (`spectra`, centred half-planes),
-    /// per shell; each rank measures the ones it owns (collective).
+    /// per shell, times `sigmaScale²`; each rank measures the ones it owns (collective).
     init(particles: PreparedParticles, shard: ParticleShard, sampleCount: Int, sigmaScale: Double, priorWeight: Double,
          communicator: Communicator) throws {
         let box = particles.box

@@ -15,6 +15,7 @@ public enum RefineJob {
     /// Runs the refinement (collective over `world`); returns the summary on world rank 0, nil elsewhere.
     public static func run(_ configuration: RefineConfiguration, resume: Bool, world: Communicator,
                            progress: @escaping (String) -> Void) throws -> String? {
+        try configuration.sgd.validate()
         var c = configuration
         // Absolute, so that a resume from another working directory finds the particles.
         c.particlesPath = URL(fileURLWithPath: c.particlesPath).standardizedFileURL.path
