@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Slow checks of `duet refine` against a release binary (each run is seconds of compute in release, minutes in a
 # debug build, so they are not XCTests). On 300 particles simulated (SNR 1) from a bundled 32³ map:
-#   1. the same seed gives the same half maps at 1, 2 and 3 ranks (FSC > 0.999 at every shell);
+#   1. the same seed gives the same half maps at 1, 2, 3 and 4 ranks (FSC > 0.999 at every shell);
 #   2. --resume from the checkpoint half way gives the same half maps as the uninterrupted run;
 #   3. independence: replacing half B's images by pure noise leaves half A's map bit-identical, and a set of
 #      pure noise claims no gold-standard resolution better than 30 Å;
@@ -62,9 +62,9 @@ start_two_ranks() {   # NAME: starts a 2-rank run into $work/NAME in the backgro
     done
 }
 
-echo "== 1 rank, 2 ranks, 3 ranks"
+echo "== 1, 2, 3 and 4 ranks"
 "$duet" "${refine[@]}" "$work/data/particles.star" --out "$work/np1" | tail -n 4
-for n in 2 3; do
+for n in 2 3 4; do
     "${mpi[@]}" -np $n "$duet" "${refine[@]}" "$work/data/particles.star" --out "$work/np$n" > "$work/np$n.log"
     same_maps "$work/np1" "$work/np$n" "$n ranks vs 1 rank"
 done
