@@ -32,7 +32,8 @@ struct CoarseToFineSearch {
         self.radius_px = radius_px
         self.coarseRadius_px = min(radius_px, coarseRadius_px)
         self.maxShift_px = maxShift_px
-        self.maxModes = max(1, maxModes)
+        precondition(maxModes >= 1, "CoarseToFineSearch: at least one mode")
+        self.maxModes = maxModes
         self.threads = threads
     }
 
@@ -75,9 +76,11 @@ struct CoarseToFineSearch {
                                                                   settings: fullRadius)[0]
                         return ScoredPosterior(part, rotations: rotations, shifts: shifts)
                     })
-                    centres = posterior.modes(count: maxModes, separation_rad: 2 * levelStep_deg * .pi / 180)
                     step_deg = levelStep_deg
                     shiftHalfWidth = 0.5
+                    if step_deg > neededStep_deg {
+                        centres = posterior.modes(count: maxModes, separation_rad: 2 * step_deg * .pi / 180)
+                    }
                 } while step_deg > neededStep_deg
                 results.append(posterior.weighted)
             }

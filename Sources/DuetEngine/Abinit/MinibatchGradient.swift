@@ -17,7 +17,8 @@ enum MinibatchGradient {
                            communicator: Communicator,
                            budget_bytes: Int = sliceMemoryBudget_bytes) throws -> ExactBackProjector {
         let bytesPerSlice = batch.complexCount * (MemoryLayout<SIMD2<Float>>.stride + MemoryLayout<Float>.stride)
-        let groups = imageGroups(poseCounts: poses.map(\.count), budget: max(1, budget_bytes / bytesPerSlice))
+        let poseCounts = poses.map(\.count)
+        let groups = imageGroups(poseCounts: poseCounts, budget: max(1, budget_bytes / bytesPerSlice))
         func slices(_ images: Range<Int>) -> GradientSlices {
             DataTerm.gradientSlices(volume: volume, images: batch.subset(Array(images)), poses: Array(poses[images]),
                                     noiseVariance: noiseVariance, radius_px: radius_px, threads: threads)
@@ -25,7 +26,7 @@ enum MinibatchGradient {
         let single = groups.count == 1 ? slices(groups[0]) : nil
         let largest = single.map(\.maxAbsoluteValue) ?? groups.map { slices($0).maxAbsoluteValue }.max() ?? 0
         let scale = ExactBackProjector.scale(maxAbsoluteValue: try communicator.allreduceMax(largest),
-                                             sliceCount: try communicator.allreduceSum(poses.map(\.count).reduce(0, +)))
+                                             sliceCount: try communicator.allreduceSum(poseCounts.reduce(0, +)))
         let accumulator = ExactBackProjector(grid: grid, radius_px: radius_px, scale: scale)
         for group in groups { (single ?? slices(group)).insert(into: accumulator, threads: threads) }
         try communicator.allreduceSum(accumulator.cells.buffer)
