@@ -37,6 +37,8 @@ struct IterationSummary {
 final class AbinitEngine {
     let configuration: AbinitConfiguration
     let communicator: Communicator
+    /// Where the stages of each iteration are timed (pose search, back-projection, update).
+    let times: StageTimes
     let shard: ParticleShard
     /// The images this rank owns: image `s` is particle `shard.index(ofSlot: s)` of the set.
     let data: PreparedParticles
@@ -57,8 +59,9 @@ final class AbinitEngine {
     ///   - particleCount: particles in the whole set (over all ranks).
     ///   - stream: the random stream of this set (a different one per half-set).
     init(configuration: AbinitConfiguration, data: PreparedParticles, shard: ParticleShard, stream: UInt64,
-         communicator: Communicator) throws {
+         communicator: Communicator, times: StageTimes = StageTimes()) throws {
         self.configuration = configuration
+        self.times = times
         self.data = data
         self.shard = shard
         self.communicator = communicator
@@ -108,7 +111,9 @@ final class AbinitEngine {
         let slots = mine.map { shard.slot(of: minibatch[$0]) }
         let batch = data.images.subset(slots)
         let search = poseSearch(radius_px: r)
-        let posteriors = search.search(volume: volume, batch: batch, noiseVariance: noise.variance)
+        let posteriors = times.measure(.poseSearch) {
+            search.search(volume: volume, batch: batch, noiseVariance: noise.variance)
+        }
         let poses = posteriors.map(\.poses)
         var essRows = [Double](repeating: 0, count: minibatch.count)
         for ((position, slot), posterior) in zip(zip(mine, slots), posteriors) {
@@ -116,11 +121,20 @@ final class AbinitEngine {
             assignments[slot] = assignment(posterior, iteration: t)
         }
         let essSum = try communicator.sumDisjointRows(essRows, rowLength: 1)[0]
-        try updateNoise(batch: batch, poses: poses, positions: mine, minibatchCount: minibatch.count, radius: r)
+        try times.measure(.update) {
+            try updateNoise(batch: batch, poses: poses, positions: mine, minibatchCount: minibatch.count, radius: r)
+        }
+        let accumulator = try times.measure(.backProjection) {
+            try MinibatchGradient.accumulate(volume: volume, batch: batch, poses: poses, noiseVariance: noise.variance,
+                                             radius_px: r, grid: grid, threads: configuration.threads,
+                                             communicator: communicator)
+        }
+        times.measure(.update) { takeStep(accumulator, iteration: t) }
+        return essSum / Double(max(1, minibatch.count))
+    }
 
-        let accumulator = try MinibatchGradient.accumulate(volume: volume, batch: batch, poses: poses,
-                                                           noiseVariance: noise.variance, radius_px: r, grid: grid,
-                                                           threads: configuration.threads, communicator: communicator)
+    /// The preconditioned step `V ← V − lr · g / (H + λ)` and the real-space constraints.
+    private func takeStep(_ accumulator: ExactBackProjector, iteration t: Int) {
         let learningRate = t < configuration.highLearningRateIterations ? configuration.initialLearningRate
                                                                          : configuration.learningRate
         var curvatureSum = 0.0, curvatureCount = 0.0
@@ -133,7 +147,6 @@ final class AbinitEngine {
             volume.data[i] -= SIMD2<Float>(learningRate * numerator / (weight + damping))
         }
         volume = constrained(volume)
-        return essSum / Double(max(1, minibatch.count))
     }
 
     /// The pose search at Fourier radius `r` with this run's settings.
@@ -161,7 +174,9 @@ final class AbinitEngine {
         let search = poseSearch(radius_px: r)
         for start in stride(from: 0, to: data.particles.count, by: batchSize) {
             let slots = Array(start..<min(start + batchSize, data.particles.count))
-            let posteriors = search.search(volume: volume, batch: data.images.subset(slots), noiseVariance: noise.variance)
+            let posteriors = times.measure(.poseSearch) {
+                search.search(volume: volume, batch: data.images.subset(slots), noiseVariance: noise.variance)
+            }
             for (slot, posterior) in zip(slots, posteriors) {
                 assignments[slot] = assignment(posterior, iteration: iteration)
             }

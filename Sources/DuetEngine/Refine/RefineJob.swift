@@ -9,13 +9,17 @@ import Foundation
 /// kept); each half is reconstructed from its own random start by `AbinitEngine` on its own communicator
 /// (`HalfSetRanks`), half B is aligned onto half A every `alignmentInterval` iterations and at the end
 /// (`HalfMapAlignment`); at the end every particle's pose is inferred once more against its half's final map and
-/// each half's map is a direct reconstruction of its particles at those poses (`RefineOutputs`). Checkpoints every `checkpointInterval` iterations and on SIGTERM; `resume` continues
-/// from the last one.
+/// each half's map is a direct reconstruction of its particles at those poses (`RefineOutputs`). Checkpoints every
+/// `checkpointInterval` iterations and on SIGTERM; `resume` continues from the last one. Every rank times its
+/// stages (`StageTimes`, collectives through a `TimedCommunicator`); the log and `duet.h5` report their mean over
+/// the ranks per iteration, and the summary their totals.
 public enum RefineJob {
     /// Runs the refinement (collective over `world`); returns the summary on world rank 0, nil elsewhere.
-    public static func run(_ configuration: RefineConfiguration, resume: Bool, world: Communicator,
+    public static func run(_ configuration: RefineConfiguration, resume: Bool, world untimedWorld: Communicator,
                            progress: @escaping (String) -> Void) throws -> String? {
         try configuration.sgd.validate()
+        let times = StageTimes()
+        let world = TimedCommunicator(untimedWorld, times: times)
         var c = configuration
         // Absolute, so that a resume from another working directory finds the particles.
         c.particlesPath = URL(fileURLWithPath: c.particlesPath).standardizedFileURL.path
@@ -26,8 +30,11 @@ public enum RefineJob {
             c.outputDirectory = configuration.outputDirectory
             checkpoint = found
         }
-        var set = try ParticleFile.read(c.particlesPath, pixelSize_A: c.pixelSize_A)
-        set.fillMissingBoxSizesFromStacks()
+        var set = try times.measure(.io) {
+            var set = try ParticleFile.read(c.particlesPath, pixelSize_A: c.pixelSize_A)
+            set.fillMissingBoxSizesFromStacks()
+            return set
+        }
         // Particles beyond --particle-limit are not used; they are reported as unused.
         let excluded = c.sgd.particleLimit.map { Array(set.particles.dropFirst($0)) } ?? []
         if let limit = c.sgd.particleLimit { set.particles = Array(set.particles.prefix(limit)) }
@@ -42,8 +49,10 @@ public enum RefineJob {
 
         var halves = [HalfSet: HalfSetRun]()
         for half in ranks.halves {
-            let run = try HalfSetRun(half: half, set: set, box: box, pixelSize_A: pixelSize_A, configuration: c.sgd,
-                                     communicator: ranks.communicator)
+            let run = try times.measure(.io) {
+                try HalfSetRun(half: half, set: set, box: box, pixelSize_A: pixelSize_A, configuration: c.sgd,
+                               communicator: ranks.communicator, times: times)
+            }
             if let checkpoint { try run.engine.restore(checkpoint.state(of: half)) }
             halves[half] = run
         }
@@ -54,27 +63,36 @@ public enum RefineJob {
         var t = checkpoint?.iteration ?? 0
         var log = RefineLog(total: total, first: t)
         var lastAlignment: HalfMapAlignment.Outcome?
+        var timesBefore = times.seconds
         while t < total {
-            var ess = [0.0, 0.0]
+            // The mean ESS of each half (from that half's rank 0), then this rank's seconds in each stage.
+            var statistics = [0.0, 0.0]
             var resolution_A = 0.0
             for half in ranks.halves {
                 let summary = try halves[half]!.engine.iterate()
                 resolution_A = summary.resolution_A
-                if ranks.communicator.isRoot { ess[half.rawValue] = summary.meanESS }
+                if ranks.communicator.isRoot { statistics[half.rawValue] = summary.meanESS }
             }
-            try world.allreduceSum(&ess)   // each entry comes from one rank only: exact
             t += 1
             if t % max(1, c.alignmentInterval) == 0 || t == total {
-                lastAlignment = try alignment.align(engines: engines,
-                                                    resolution_A: c.alignmentResolution_A(current_A: resolution_A))
+                lastAlignment = try times.measure(.alignment) {
+                    try alignment.align(engines: engines, resolution_A: c.alignmentResolution_A(current_A: resolution_A))
+                }
             }
+            statistics += zip(times.seconds, timesBefore).map { $0 - $1 }
+            timesBefore = times.seconds
+            try world.allreduceSum(&statistics)   // the ESS entries come from one rank each: exact
             if world.isRoot {
-                let line = log.record(iteration: t, resolution_A: resolution_A, ess: ess, alignment: lastAlignment)
+                let stageSeconds = statistics.dropFirst(2).map { $0 / Double(world.size) }
+                let line = log.record(iteration: t, resolution_A: resolution_A, ess: Array(statistics.prefix(2)),
+                                      alignment: lastAlignment, stageSeconds: stageSeconds, ranks: world.size)
                 if let line { progress(line) }
             }
             let stop = try TerminationSignal.requested(world: world)
             if stop || (c.checkpointInterval > 0 && t % c.checkpointInterval == 0 && t < total) {
-                try writeCheckpoint(iteration: t, configuration: c, halves: halves, world: world)
+                try times.measure(.io) {
+                    try writeCheckpoint(iteration: t, configuration: c, halves: halves, world: world)
+                }
             }
             if stop {
                 throw StoppedBySignal(message: "stopped by SIGTERM after iteration \(t) of \(total); checkpoint written: "
@@ -83,8 +101,13 @@ public enum RefineJob {
         }
         if world.isRoot { progress("final pose assignment of every particle against its half's final map") }
         for half in ranks.halves { halves[half]!.engine.assignFinalPoses() }
-        return try RefineOutputs.write(halves: halves, set: set, excluded: excluded, box: box, pixelSize_A: pixelSize_A,
-                                       configuration: c, ranks: ranks, world: world, log: log)
+        let summary = try RefineOutputs.write(halves: halves, set: set, excluded: excluded, box: box,
+                                              pixelSize_A: pixelSize_A, configuration: c, ranks: ranks, world: world,
+                                              log: log, times: times)
+        var totals = times.seconds
+        try untimedWorld.allreduceSum(&totals)
+        return summary.map { $0 + "\n" + RefineLog.breakdown(totals.map { $0 / Double(world.size) }, unit: "s", scale: 1)
+                                 + " (whole run, mean over \(world.size) rank(s))" }
     }
 
     private static func writeCheckpoint(iteration: Int, configuration: RefineConfiguration,
@@ -107,7 +130,7 @@ final class HalfSetRun {
     let engine: AbinitEngine
 
     init(half: HalfSet, set: ParticleSet, box: Int, pixelSize_A: Double, configuration: AbinitConfiguration,
-         communicator: Communicator) throws {
+         communicator: Communicator, times: StageTimes) throws {
         self.half = half
         inputIndices = set.particles.indices.filter { set.particles[$0].halfSet == half }
         var particles = set
@@ -118,7 +141,7 @@ final class HalfSetRun {
                                          backgroundRadius_px: configuration.particleDiameter_px(box: box, pixelSize_A: pixelSize_A) / 2)
         // Half A uses the stream `duet abinit` uses; half B its own.
         engine = try AbinitEngine(configuration: configuration, data: data, shard: shard,
-                                  stream: 0xAB1 + UInt64(half.rawValue), communicator: communicator)
+                                  stream: 0xAB1 + UInt64(half.rawValue), communicator: communicator, times: times)
     }
 
     /// This rank's particles of the half that have been seen, posed at their current assignments.
@@ -140,6 +163,8 @@ struct RefineLog {
         var essA: Double
         var essB: Double
         var halfMapResolution_A: Double
+        /// Seconds in each stage (`StageTimes.Stage` order), mean over the ranks.
+        var stageSeconds: [Double]
     }
 
     let total: Int
@@ -147,19 +172,27 @@ struct RefineLog {
     let start = Date()
     private(set) var entries = [Entry]()
     private(set) var lines = [String]()
+    private var lastLineIteration: Int
 
     init(total: Int, first: Int) {
         self.total = total
         self.first = first
+        lastLineIteration = first
     }
 
-    /// Records iteration `t` (1-based); returns its line every 10 iterations and at the last.
-    mutating func record(iteration t: Int, resolution_A: Double, ess: [Double],
-                         alignment: HalfMapAlignment.Outcome?) -> String? {
+    /// Records iteration `t` (1-based); returns its line every 10 iterations and at the last, with the mean time
+    /// per iteration in each stage since the previous line.
+    mutating func record(iteration t: Int, resolution_A: Double, ess: [Double], alignment: HalfMapAlignment.Outcome?,
+                         stageSeconds: [Double], ranks: Int) -> String? {
         let halfMap_A = alignment?.halfMapResolution_A ?? .nan
         entries.append(Entry(iteration: t, resolution_A: resolution_A, essA: ess[0], essB: ess[1],
-                             halfMapResolution_A: halfMap_A))
+                             halfMapResolution_A: halfMap_A, stageSeconds: stageSeconds))
         guard t % 10 == 0 || t == total || t == first + 1 else { return nil }
+        let recent = entries.suffix(t - lastLineIteration)
+        let meanSeconds = StageTimes.Stage.allCases.map { stage in
+            recent.map { $0.stageSeconds[stage.rawValue] }.reduce(0, +) / Double(recent.count)
+        }
+        lastLineIteration = t
         let elapsed = Date().timeIntervalSince(start)
         let eta = elapsed / Double(t - first) * Double(total - t)
         let halfMaps = halfMap_A.isNaN ? "  –    " : String(format: "%5.1f Å", halfMap_A)
@@ -167,7 +200,15 @@ struct RefineLog {
                           resolution_A, ess[0], ess[1])
             + "half-map FSC 0.143 (last alignment) " + halfMaps
             + String(format: "  elapsed %6.0f s  ETA %6.0f s", elapsed, eta)
+            + "  per iteration: " + Self.breakdown(meanSeconds, unit: "ms", scale: 1000)
+            + (ranks > 1 ? " (mean of \(ranks) ranks)" : "")
         lines.append(line)
         return line
+    }
+
+    /// "search 120 ms, backproject 40 ms, …" for seconds per stage, times `scale` in `unit`.
+    static func breakdown(_ seconds: [Double], unit: String, scale: Double) -> String {
+        StageTimes.Stage.allCases.map { "\($0.name) " + String(format: "%.0f", seconds[$0.rawValue] * scale) + " \(unit)" }
+            .joined(separator: ", ")
     }
 }

@@ -14,18 +14,20 @@ import Foundation
 enum RefineOutputs {
     static func write(halves: [HalfSet: HalfSetRun], set: ParticleSet, excluded: [Particle], box: Int, pixelSize_A: Double,
                       configuration c: RefineConfiguration, ranks: HalfSetRanks, world: Communicator,
-                      log: RefineLog) throws -> String? {
+                      log: RefineLog, times: StageTimes) throws -> String? {
         let directory = c.outputDirectory
         let grid = FourierGrid(box: box)
         var maps = [HalfSet: [Float]](), assignments = [HalfSet: [ParticleAssignment]]()
         for half in ranks.halves {
             let run = halves[half]!
-            let backProjector = BackProjector(grid: grid)
-            try HalfSetBackProjection(box: box, pixelSize_A: pixelSize_A, applyCTF: true)
-                .accumulate(run.posedShard(), from: set, into: backProjector)
-            try ranks.communicator.allreduceSum(backProjector.numerator.buffer)
-            try ranks.communicator.allreduceSum(backProjector.weight.buffer)
-            if ranks.communicator.isRoot { maps[half] = backProjector.reconstruct() }
+            try times.measure(.backProjection) {
+                let backProjector = BackProjector(grid: grid)
+                try HalfSetBackProjection(box: box, pixelSize_A: pixelSize_A, applyCTF: true)
+                    .accumulate(run.posedShard(), from: set, into: backProjector)
+                try ranks.communicator.allreduceSum(backProjector.numerator.buffer)
+                try ranks.communicator.allreduceSum(backProjector.weight.buffer)
+                if ranks.communicator.isRoot { maps[half] = backProjector.reconstruct() }
+            }
             if let all = try run.engine.gatherAssignments() { assignments[half] = all }
         }
         // Half B's map and poses travel to world rank 0.
@@ -37,36 +39,38 @@ enum RefineOutputs {
 
         var halfA = [Float](), halfB = [Float](), summary: String?
         var fsc: FSCCurve?
-        if world.isRoot, let gatheredMaps, let gatheredRecords {
-            halfA = maps[.a]!
-            halfB = gatheredMaps[ranks.halfBRoot].withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-            let records = gatheredRecords[ranks.halfBRoot].withUnsafeBytes { Array($0.bindMemory(to: Double.self)) }
-            let n = ParticleAssignment.recordLength
-            let assignmentsB = (0..<(records.count / n)).map { ParticleAssignment(record: records[($0 * n)..<(($0 + 1) * n)]) }
-            for (name, map) in [("half_map_A", halfA), ("half_map_B", halfB)] {
-                try MRCWriter.writeVolume(nx: box, ny: box, nz: box, data: map, pixelSize_A: Float(pixelSize_A),
-                                          to: "\(directory)/\(name).mrc")
+        try times.measure(.io) {
+            if world.isRoot, let gatheredMaps, let gatheredRecords {
+                halfA = maps[.a]!
+                halfB = gatheredMaps[ranks.halfBRoot].withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+                let records = gatheredRecords[ranks.halfBRoot].withUnsafeBytes { Array($0.bindMemory(to: Double.self)) }
+                let n = ParticleAssignment.recordLength
+                let assignmentsB = (0..<(records.count / n)).map { ParticleAssignment(record: records[($0 * n)..<(($0 + 1) * n)]) }
+                for (name, map) in [("half_map_A", halfA), ("half_map_B", halfB)] {
+                    try MRCWriter.writeVolume(nx: box, ny: box, nz: box, data: map, pixelSize_A: Float(pixelSize_A),
+                                              to: "\(directory)/\(name).mrc")
+                }
+                let report = try GoldStandardReport.write(halfA: halfA, halfB: halfB, box: box, pixelSize_A: pixelSize_A,
+                                                          to: directory, options: .init(seed: c.sgd.seed))
+                fsc = FourierShellCorrelation.curve(halfA, halfB, box: box, pixelSize_A: pixelSize_A)
+                var all = [ParticleAssignment](repeating: .unseen, count: set.particles.count)
+                for (half, halfAssignments) in [(HalfSet.a, assignments[.a]!), (.b, assignmentsB)] {
+                    let inputIndices = set.particles.indices.filter { set.particles[$0].halfSet == half }
+                    for (i, assignment) in zip(inputIndices, halfAssignments) { all[i] = assignment }
+                }
+                var (used, unused) = set.splitByAssignment(all)
+                unused.particles += excluded
+                try ParticleFile.write(used, to: directory + "/particles.star")
+                try ParticleFile.write(used, to: directory + "/particles.cs")
+                try ParticleFile.write(unused, to: directory + "/unused_particles.star")
+                try ParticleFile.write(unused, to: directory + "/unused_particles.cs")
+                try AtomicFile.write(log.lines.joined(separator: "\n") + "\n", to: directory + "/log.txt")
+                summary = "gold-standard refinement of \(used.particles.count) particles (\(unused.particles.count) unused) "
+                    + "on \(world.size) rank(s):\n\(report.description)\noutputs in \(directory)/"
             }
-            let report = try GoldStandardReport.write(halfA: halfA, halfB: halfB, box: box, pixelSize_A: pixelSize_A,
-                                                      to: directory, options: .init(seed: c.sgd.seed))
-            fsc = FourierShellCorrelation.curve(halfA, halfB, box: box, pixelSize_A: pixelSize_A)
-            var all = [ParticleAssignment](repeating: .unseen, count: set.particles.count)
-            for (half, halfAssignments) in [(HalfSet.a, assignments[.a]!), (.b, assignmentsB)] {
-                let inputIndices = set.particles.indices.filter { set.particles[$0].halfSet == half }
-                for (i, assignment) in zip(inputIndices, halfAssignments) { all[i] = assignment }
-            }
-            var (used, unused) = set.splitByAssignment(all)
-            unused.particles += excluded
-            try ParticleFile.write(used, to: directory + "/particles.star")
-            try ParticleFile.write(used, to: directory + "/particles.cs")
-            try ParticleFile.write(unused, to: directory + "/unused_particles.star")
-            try ParticleFile.write(unused, to: directory + "/unused_particles.cs")
-            try AtomicFile.write(log.lines.joined(separator: "\n") + "\n", to: directory + "/log.txt")
-            summary = "gold-standard refinement of \(used.particles.count) particles (\(unused.particles.count) unused) "
-                + "on \(world.size) rank(s):\n\(report.description)\noutputs in \(directory)/"
+            try writeHDF5(halves: halves, ranks: ranks, world: world, box: box, pixelSize_A: pixelSize_A,
+                          halfA: halfA, halfB: halfB, fsc: fsc, log: log, path: directory + "/duet.h5")
         }
-        try writeHDF5(halves: halves, ranks: ranks, world: world, box: box, pixelSize_A: pixelSize_A,
-                      halfA: halfA, halfB: halfB, fsc: fsc, log: log, path: directory + "/duet.h5")
         return summary
     }
 
@@ -105,6 +109,9 @@ enum RefineOutputs {
         try h5.writeColumn("history/meanESS_A", .double(entries.map(\.essA)))
         try h5.writeColumn("history/meanESS_B", .double(entries.map(\.essB)))
         try h5.writeColumn("history/halfMapResolution_A", .double(entries.map(\.halfMapResolution_A)))
+        for stage in StageTimes.Stage.allCases {
+            try h5.writeColumn("history/seconds_\(stage.name)", .double(entries.map { $0.stageSeconds[stage.rawValue] }))
+        }
         try h5.writeAttribute("program", "duet refine")
         try h5.close()
     }
