@@ -4,6 +4,7 @@
 # one slurmd per node run inside them (entered with `nsenter --net`, not `ip netns exec`, which remounts /sys and
 # breaks slurmd's cgroup set-up); one munged in the root namespace serves all. Addresses exist only inside the
 # namespaces. Every daemon's pid is recorded in $CLUSTER_DIR/pids for cluster-down.sh.
+# SLURMD_TIMEOUT (seconds, default 30): how long a silent node stays up before slurmctld marks it DOWN.
 # Needs: slurmd slurmctld slurm-client munge, iproute2, util-linux. See ../shared/notes/cluster-testing.md.
 set -euo pipefail
 N=${1:-3}
@@ -55,7 +56,7 @@ JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 MpiDefault=pmix
 ReturnToService=2
-SlurmdTimeout=30
+SlurmdTimeout=${SLURMD_TIMEOUT:-30}
 KillWait=5
 MinJobAge=300
 NodeName=n[1-$N] NodeAddr=10.200.0.[1-$N] CPUs=2 RealMemory=4000 State=UNKNOWN

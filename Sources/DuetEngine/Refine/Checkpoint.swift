@@ -27,14 +27,18 @@ struct Checkpoint: Codable {
             try AtomicFile.write(state.encoded, to: statePath(output, half: half, iteration: iteration))
         }
         try world.barrier()
-        guard world.isRoot else { return }
-        let manifest = try JSONEncoder.sorted.encode(Checkpoint(iteration: iteration, configuration: configuration))
-        try AtomicFile.write(manifest, to: directory(output) + "/checkpoint.json")
-        let keep = Set(HalfSet.allCases.map { (statePath(output, half: $0, iteration: iteration) as NSString).lastPathComponent })
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory(output))) ?? []
-        where name.hasSuffix(".sgd") && !keep.contains(name) {
-            try? FileManager.default.removeItem(atPath: directory(output) + "/" + name)
+        if world.isRoot {
+            let manifest = try JSONEncoder.sorted.encode(Checkpoint(iteration: iteration, configuration: configuration))
+            try AtomicFile.write(manifest, to: directory(output) + "/checkpoint.json")
+            let keep = Set(HalfSet.allCases.map { (statePath(output, half: $0, iteration: iteration) as NSString).lastPathComponent })
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: directory(output))) ?? []
+            where name.hasSuffix(".sgd") && !keep.contains(name) {
+                try? FileManager.default.removeItem(atPath: directory(output) + "/" + name)
+            }
         }
+        // No rank returns before the checkpoint is complete: a launcher that ends the job when the first rank
+        // exits (srun --kill-on-bad-exit, after a SIGTERM stop) must not cut rank 0 short.
+        try world.barrier()
     }
 
     /// The checkpoint in `output`, or a one-line error.
