@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what Duet needs on a fresh Debian 12 machine: OpenMPI, FFTW3 (with MPI), parallel HDF5, CMake/Ninja,
-# RELION (its relion_project and relion_reconstruct are the reference the tests compare against),
+# RELION (its relion_project and relion_reconstruct are the reference the tests compare against), SLURM and munge
+# (daemons are never started by apt here; ci/cluster/ starts its own),
 # and the Python packages the tests use as independent oracles (never needed by `duet` itself).
 set -euo pipefail
 
 packages=(libopenmpi-dev openmpi-bin libfftw3-dev libfftw3-mpi-dev libhdf5-openmpi-dev hdf5-tools
-          pkg-config cmake ninja-build relion procps)
+          pkg-config cmake ninja-build relion procps
+          slurm-wlm slurmd slurmctld slurm-client munge iproute2)   # the test cluster of ci/slurm-checks.sh
 # The machine's own Python is used when there is one; Debian's otherwise.
 command -v python3 >/dev/null || packages+=(python3 python3-pip)
 

@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 duet=$(realpath "${1:-build-cmake/duet}")
 export CLUSTER_DIR=${CLUSTER_DIR:-/tmp/duet-cluster-ci}
-export SLURMD_TIMEOUT=15
+export SLURMD_TIMEOUT=10
 work=$(mktemp -d)
 trap 'ci/cluster/cluster-down.sh; rm -rf "$work"' EXIT
 ci/cluster/cluster-up.sh 3 > /dev/null
@@ -26,7 +26,7 @@ login=ci/cluster/login.sh
 python3 -c "import mrcfile, sys, warnings; warnings.simplefilter('ignore'); d = mrcfile.open(sys.argv[1], permissive=True).data.copy(); \
 m = mrcfile.new(sys.argv[2], overwrite=True); m.set_data(d); m.voxel_size = 13.1; m.close()" \
     ../shared/data/tomodrgn/10076_classD_32.mrc "$work/truth.mrc"
-"$duet" simulate "$work/truth.mrc" --out "$work/data" --count 200 --snr 1 --seed 4 > /dev/null
+"$duet" simulate "$work/truth.mrc" --out "$work/data" --count 160 --snr 1 --seed 4 > /dev/null
 
 fail() {
     echo "slurm check FAILED: $*" >&2
@@ -37,8 +37,8 @@ fail() {
 sbatch_job() {
     local name=$1 script=$2 extra=$3; shift 3
     local env="ALL,DUET=$duet,DUET_SLURM_DIR=$root/slurm,DUET_PARTICLES=$work/data/particles.star,DUET_OUT=$work/$name"
-    env+=",DUET_ARGS=--initial-resolution 80 --initial-iterations 16 --final-iterations 8 --initial-minibatch 50"
-    env+=" --align-every 8 --checkpoint-every 4 --seed 2"
+    env+=",DUET_ARGS=--initial-resolution 80 --initial-iterations 12 --final-iterations 6 --initial-minibatch 50"
+    env+=" --align-every 6 --checkpoint-every 4 --noise-initial-sigma-scale 1 --seed 2"
     env+=",OMPI_ALLOW_RUN_AS_ROOT=1,OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1${extra:+,$extra}"
     $login sbatch --parsable --chdir="$work" --output="$work/$name.out" --time=5 --cpus-per-task=1 \
         "--export=$env" "$@" "slurm/$script"
