@@ -34,21 +34,12 @@ run() {   # RANKS THREADS
 for n in $ranks_list; do run "$n" 1; done
 [ -n "$threads_one" ] && [ "$threads_one" != 1 ] && run 1 "$threads_one"
 
-python3 - "$out" <<'PY'
-import sys, numpy as np, h5py, mrcfile
+PYTHONPATH="$here/Tests/Oracles" python3 - "$out" <<'PY'
+import sys, numpy as np, h5py
+from half_map_fsc import lowest_half_map_fsc
 out = sys.argv[1]
 runs = [line.split() for line in open(f"{out}/runs.txt")]
 stages = ["search", "backproject", "comm", "update", "align", "io"]
-
-def fsc_min(a, b):
-    fa, fb = np.fft.rfftn(a), np.fft.rfftn(b)
-    n = a.shape[0]
-    k = np.fft.fftfreq(n) * n
-    kz = np.fft.rfftfreq(n) * n
-    r = np.rint(np.sqrt(k[:, None, None]**2 + k[None, :, None]**2 + kz[None, None, :]**2)).astype(int)
-    num = np.bincount(r.ravel(), np.real(fa * np.conj(fb)).ravel())
-    den = np.sqrt(np.bincount(r.ravel(), (abs(fa)**2).ravel()) * np.bincount(r.ravel(), (abs(fb)**2).ravel()))
-    return float(np.min(num[1:n // 2] / den[1:n // 2]))
 
 base = next(r for r in runs if r[1] == "1" and r[2] == "1")
 base_wall = float(base[3])
@@ -58,14 +49,13 @@ print("|---" * (7 + len(stages)) + "|")
 for name, ranks, threads, wall, kb in runs:
     with h5py.File(f"{out}/{name}/duet.h5", "r") as f:
         per_stage = [float(np.mean(f[f"history/seconds_{s}"][()])) for s in stages]
-    fsc = min(fsc_min(mrcfile.read(f"{out}/{base[0]}/half_map_{h}.mrc"), mrcfile.read(f"{out}/{name}/half_map_{h}.mrc"))
-              for h in "AB")
+    fsc = lowest_half_map_fsc(f"{out}/{base[0]}", f"{out}/{name}")
     cores = int(ranks) * int(threads)
     speedup = base_wall / float(wall)
     print(f"| {ranks} | {threads} | {float(wall):.0f} | {speedup:.2f} | {speedup / cores:.2f} | {int(kb) // 1024} | "
           + " | ".join(f"{s:.3f}" for s in per_stage) + f" | {fsc:.6f} |")
 print()
 for name, *_ in runs:
-    total = [l for l in open(f"{out}/{name}/../{name}.log") if "whole run" in l]
+    total = [l for l in open(f"{out}/{name}.log") if "whole run" in l]
     print(f"{name}: {total[-1].strip() if total else '(no summary)'}")
 PY
