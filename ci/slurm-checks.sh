@@ -66,13 +66,15 @@ wait_for() {
     local end=$((SECONDS + limit))
     until "$@"; do [ $SECONDS -lt $end ] || return 1; sleep 0.5; done
 }
+# node_processes I NAME: pids of the processes called NAME in node nI's namespace.
+node_processes() { for p in $(ip netns pids "sp-n$1"); do [ "$(cat "/proc/$p/comm" 2> /dev/null)" = "$2" ] && echo "$p"; done; }
 job_state_is() { [ "$(job_state "$1")" = "$2" ]; }
 # release ID: SLURM holds a requeued job for 120 s (BeginTime), so that its first run has left every node before
 # it starts again under the same job and step ids (slurmd refuses a job it is still killing, and PMIx a step whose
 # directory still exists). The test waits for exactly that (no slurmstepd left on any node, nodes idle) and then
 # lets it start, as an admin can.
 nodes_idle() { [ "$($login sinfo -h -o %t | sort -u)" = idle ]; }
-no_stepd() { for i in 1 2 3; do ! ip netns pids "sp-n$i" | xargs -r -I{} cat /proc/{}/comm 2> /dev/null | grep -q slurmstepd || return 1; done; }
+no_stepd() { for i in 1 2 3; do [ -z "$(node_processes "$i" slurmstepd)" ] || return 1; done; }
 release() {
     wait_for 60 nodes_idle || fail "job $1: nodes not idle after its requeue: $($login sinfo -h -o '%t %N')"
     wait_for 60 no_stepd || fail "job $1: slurmstepd of its first run still running after 60 s"
@@ -80,8 +82,6 @@ release() {
     $login scontrol update "jobid=$1" StartTime=now
 }
 logged_iteration() { grep -q "^iteration *$2/" "$work/$1.out" 2> /dev/null; }
-# duet_pid NODE: the duet rank running in that node's namespace.
-duet_pid() { for p in $(ip netns pids "sp-n$1"); do [ "$(cat "/proc/$p/comm" 2> /dev/null)" = duet ] && echo "$p"; done | head -n 1; }
 comm_seconds() { sed -n 's/.*comm \([0-9]*\) s.*whole run.*/\1/p' "$work/$1.out" | tail -n 1; }
 
 submit single refine-single-node.sbatch "" --nodes=1 --ntasks=2
@@ -98,7 +98,7 @@ echo "capped: communication $(comm_seconds capped) s at 20 Mbit/s against $(comm
 # A rank killed mid-run ends the job (srun --kill-on-bad-exit) instead of leaving the others waiting.
 id=$(sbatch_job kill refine-multi-node.sbatch "" --nodes=3 --ntasks-per-node=1)
 wait_for 120 logged_iteration kill 1 || fail "kill: no progress"
-kill -9 "$(duet_pid 2)"
+kill -9 $(node_processes 2 duet)
 start=$SECONDS
 wait_for 30 job_ended "$id" || fail "kill: job $id still $(job_state "$id") 30 s after kill -9 of a rank"
 [ "$(job_state "$id")" = FAILED ] || fail "kill: job $id ended $(job_state "$id"), not FAILED"
