@@ -51,9 +51,15 @@ public protocol Communicator: AnyObject {
 
     /// Collects each rank's bytes (any length) on `root`, in rank order; other ranks get nil (collective).
     func gather(_ bytes: [UInt8], root: Int) throws -> [[UInt8]]?
+
+    /// The MPI communicator that carries this one's calls, for libraries that talk to MPI themselves (parallel
+    /// HDF5); nil for an in-process communicator (local).
+    var mpi: MPICommunicator? { get }
 }
 
 extension Communicator {
+    public var mpi: MPICommunicator? { nil }
+
     /// True on rank 0.
     public var isRoot: Bool { rank == 0 }
 

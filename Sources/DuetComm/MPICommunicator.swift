@@ -7,6 +7,7 @@ import DuetShim
 public final class MPICommunicator: Communicator {
     /// The MPI handle (an OpenMPI pointer).
     public let handle: MPI_Comm
+    public var mpi: MPICommunicator? { self }
     public let rank: Int
     public let size: Int
     private let ownsHandle: Bool

@@ -24,7 +24,7 @@ public final class ParallelHDF5Writer {
     public init(path: String, communicator: Communicator) throws {
         self.path = path
         self.communicator = communicator
-        let mpi = ((communicator as? TimedCommunicator)?.base ?? communicator) as? MPICommunicator
+        let mpi = communicator.mpi
         parallel = mpi != nil && communicator.size > 1
         let url = URL(fileURLWithPath: path)
         let proposedTemporary = url.deletingLastPathComponent().path + "/." + url.lastPathComponent

@@ -1,10 +1,9 @@
 import DuetCore
 
 /// A communicator that counts the wall time of every collective call, waiting for slower ranks included, as
-/// `.communication` in `times`; the communicators it splits off count into the same `times`. `base` is the
-/// communicator it wraps (what the parallel HDF5 writer needs to reach MPI itself).
+/// `.communication` in `times`; the communicators it splits off count into the same `times`.
 public final class TimedCommunicator: Communicator {
-    public let base: Communicator
+    private let base: Communicator
     public let times: StageTimes
 
     public init(_ base: Communicator, times: StageTimes) {
@@ -14,6 +13,7 @@ public final class TimedCommunicator: Communicator {
 
     public var rank: Int { base.rank }
     public var size: Int { base.size }
+    public var mpi: MPICommunicator? { base.mpi }
 
     public func split(color: Int, key: Int) throws -> Communicator {
         TimedCommunicator(try times.measure(.communication) { try base.split(color: color, key: key) }, times: times)
