@@ -21,6 +21,16 @@ report=$(python3 ../shared/bench/compare.py poses "$work/abinit/particles.star" 
 best=$(grep '^BEST' <<< "$report")
 echo "$best"
 error=$(sed -E 's/.*median angular error ([0-9.]+) deg.*/\1/' <<< "$best")
+# Every particle is either posed, with its pose statistics (ESS >= 1, last iteration 1 ... 40), or unused.
+python3 - "$work/abinit" <<'EOF'
+import sys, starfile
+p = starfile.read(f"{sys.argv[1]}/particles.star", always_dict=True)["particles"]
+unused = starfile.read(f"{sys.argv[1]}/unused.star", always_dict=True).get("particles", [])
+assert len(p) + len(unused) == 300, (len(p), len(unused))
+assert p["rlnDuetPoseESS"].min() >= 0.999 and p["rlnDuetLastIteration"].between(1, 40).all()
+assert p["rlnDuetLastIteration"].max() == 40
+print(f"{len(p)} posed particles with pose statistics, {len(unused)} unused")
+EOF
 if python3 -c "import sys; sys.exit(0 if float('$error') < 20 else 1)"; then
     echo "abinit convergence check passed (median angular error $error° < 20°)"
 else

@@ -25,11 +25,12 @@ if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
 apt_retry $SUDO apt-get update -qq
 apt_retry $SUDO apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 
-oracles=(numpy scipy mrcfile starfile h5py)
-if ! python3 -c "import numpy, scipy, mrcfile, starfile, h5py" 2>/dev/null; then
+oracles=(numpy scipy mrcfile starfile h5py cryosparc-tools)
+imports="import numpy, scipy, mrcfile, starfile, h5py, cryosparc.dataset"
+if ! python3 -c "$imports" 2>/dev/null; then
     # Debian's own Python refuses system-wide installs unless told (PEP 668).
     python3 -m pip install -q --root-user-action=ignore --disable-pip-version-check "${oracles[@]}" \
         || python3 -m pip install -q --root-user-action=ignore --disable-pip-version-check --break-system-packages "${oracles[@]}"
 fi
-python3 -c "import numpy, scipy, mrcfile, starfile, h5py" || { echo "Python test oracles failed to install" >&2; exit 1; }
+python3 -c "$imports" || { echo "Python test oracles failed to install" >&2; exit 1; }
 echo "dependencies installed"

@@ -23,6 +23,13 @@ mpi=(mpirun --oversubscribe --bind-to none)
 python3 -c "import mrcfile, sys, warnings; warnings.simplefilter('ignore'); d = mrcfile.open(sys.argv[1], permissive=True).data.copy(); \
 m = mrcfile.new(sys.argv[2], overwrite=True); m.set_data(d); m.voxel_size = 13.1; m.close()" "$map" "$work/truth.mrc"
 "$duet" simulate "$work/truth.mrc" --out "$work/data" --count 300 --snr 1 --seed 4 > /dev/null
+# A column Duet does not interpret, which its particle outputs must keep row for row.
+python3 - "$work/data/particles.star" <<'EOF'
+import sys, starfile
+d = starfile.read(sys.argv[1], always_dict=True)
+d["particles"]["rlnMicrographName"] = [f"mic{i // 10:03d}.mrc" for i in range(len(d["particles"]))]
+starfile.write(d, sys.argv[1], overwrite=True)
+EOF
 refine=(refine --initial-resolution 80 --initial-iterations 20 --final-iterations 10 --initial-minibatch 60
         --align-every 10 --checkpoint-every 15 --seed 2)
 
@@ -137,18 +144,27 @@ sys.exit(0 if curve[:upto].min() > 0.95 else 1)
 EOF
 
 echo "== outputs load in other tools"
-python3 - "$work/np2" <<'EOF'
+python3 - "$work/np2" "$work/data/particles.star" <<'EOF'
 import sys, h5py, mrcfile, starfile
+from cryosparc.dataset import Dataset
 d = sys.argv[1]
 for name in ("half_map_A", "half_map_B", "mask"):
     assert mrcfile.validate(f"{d}/{name}.mrc"), name
 p = starfile.read(f"{d}/particles.star", always_dict=True)["particles"]
 assert set(p["rlnRandomSubset"]) == {1, 2} and "rlnAngleRot" in p
+inputs = starfile.read(sys.argv[2], always_dict=True)["particles"]
+micrograph = {int(name.split("@")[0]): m for name, m in zip(inputs["rlnImageName"], inputs["rlnMicrographName"])}
+assert all(micrograph[int(name.split("@")[0])] == m for name, m in zip(p["rlnImageName"], p["rlnMicrographName"])), \
+    "an input column was not kept row for row"
+assert p["rlnDuetPoseESS"].min() >= 0.999 and set(p["rlnDuetLastIteration"]) == {30}
+cs = Dataset.load(f"{d}/particles.cs")
+assert len(cs) == len(p) and set(cs["alignments3D/split"]) == {0, 1}, len(cs)
+assert cs["alignments3D/pose_ess"].min() >= 0.999 and set(cs["duet/last_iteration"]) == {30}
 with h5py.File(f"{d}/duet.h5") as f:
     n = f["particles/halfSet"].shape[0]
     assert n == 300, n
     assert f["maps/half_map_A"].shape == (32, 32, 32)
     assert len(f["history/iteration"]) == 30
-print(f"mrcfile, starfile and h5py read the outputs ({len(p)} posed particles)")
+print(f"mrcfile, starfile, cryosparc-tools and h5py read the outputs ({len(p)} posed particles)")
 EOF
 echo "refine checks passed"

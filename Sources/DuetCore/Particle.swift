@@ -42,8 +42,21 @@ public struct Pose: Equatable, Sendable {
     }
 }
 
+/// How well the pose search that last saw a particle determined its pose: the effective number of poses sharing
+/// its posterior, 1/Σw² (1 = one pose certain), and that search's iteration, 1-based as in the progress log.
+/// Written as `rlnDuetPoseESS`/`rlnDuetLastIteration` (STAR) and `alignments3D/pose_ess`/`duet/last_iteration` (.cs).
+public struct PoseStatistics: Equatable, Sendable {
+    public var effectiveSampleSize: Double
+    public var lastIteration: Int
+
+    public init(effectiveSampleSize: Double, lastIteration: Int) {
+        self.effectiveSampleSize = effectiveSampleSize
+        self.lastIteration = lastIteration
+    }
+}
+
 /// One particle as Duet works with it, whichever file format it came from: image location, pixel size and box of
-/// the image, CTF, and the optional pose and half-set split.
+/// the image, CTF, and the optional pose (with the statistics of the search that found it) and half-set split.
 public struct Particle: Equatable, Sendable {
     public var image: ImageLocation
     /// Pixel size of the image; nil when the metadata does not say (some STAR files never do).
@@ -54,16 +67,20 @@ public struct Particle: Equatable, Sendable {
     public var opticsGroup: Int
     public var ctf: CTFParameters?
     public var pose: Pose?
+    /// Set by Duet's pose search; not read from files.
+    public var poseStatistics: PoseStatistics?
     public var halfSet: HalfSet?
 
     public init(image: ImageLocation, pixelSize_A: Double?, boxSize: Int? = nil, opticsGroup: Int = 1,
-                ctf: CTFParameters? = nil, pose: Pose? = nil, halfSet: HalfSet? = nil) {
+                ctf: CTFParameters? = nil, pose: Pose? = nil, poseStatistics: PoseStatistics? = nil,
+                halfSet: HalfSet? = nil) {
         self.image = image
         self.pixelSize_A = pixelSize_A
         self.boxSize = boxSize
         self.opticsGroup = opticsGroup
         self.ctf = ctf
         self.pose = pose
+        self.poseStatistics = poseStatistics
         self.halfSet = halfSet
     }
 }

@@ -37,6 +37,16 @@ final class ParticleConversionTests: XCTestCase {
         }
     }
 
+    /// Runs the Python `script` (test oracles: numpy, starfile) with `arguments`; it must print exactly "ok".
+    private func assertPythonPrintsOK(_ script: String, arguments: [String], in directory: URL,
+                                      file: StaticString = #filePath, line: UInt = #line) throws {
+        let path = directory.appendingPathComponent("check.py")
+        try script.write(to: path, atomically: true, encoding: .utf8)
+        let result = try CommandRunner.run("/usr/bin/env", ["python3", path.path] + arguments)
+        XCTAssertEqual(result.status, 0, result.stderr, file: file, line: line)
+        XCTAssertEqual(result.stdout, "ok\n", file: file, line: line)
+    }
+
     func testStarToCsToStarRoundTripsEveryPosedFixture() throws {
         let directory = try CommandRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -146,6 +156,42 @@ final class ParticleConversionTests: XCTestCase {
                        URL(fileURLWithPath: data + "/cryodrgn/metadata/" + String(try XCTUnwrap(before.block(named: "particles")?.column("rlnImageName"))[0].split(separator: "@")[1])).standardizedFileURL.path)
     }
 
+    /// A selection of rows keeps the input's other columns (STAR) and fields (`.cs`) row for row, and pose
+    /// statistics are written as Duet's columns, read by starfile and numpy.
+    func testSelectedRowsKeepInputColumnsAndGainPoseStatistics() throws {
+        let directory = try CommandRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let rows = [5, 2, 100]
+        let starInput = fixture("cryodrgn/metadata/relion31.6opticsgroups.star")
+        let csInput = fixture("cryodrgn/metadata/cryosparc_P12_J24_001_particles.cs")
+        let star = directory.appendingPathComponent("p.star").path, cs = directory.appendingPathComponent("p.cs").path
+        for (input, output) in [(starInput, star), (csInput, cs)] {
+            var subset = try ParticleFile.read(input).selecting(rows: rows)
+            for i in subset.particles.indices {
+                subset.particles[i].boxSize = subset.particles[i].boxSize ?? 100
+                subset.particles[i].poseStatistics = PoseStatistics(effectiveSampleSize: 1.5 + Double(i), lastIteration: 7 + i)
+            }
+            try ParticleFile.write(subset, to: output)
+        }
+        let before = try XCTUnwrap(StarReader.read(path: starInput).block(named: "particles"))
+        let after = try XCTUnwrap(StarReader.read(path: star).block(named: "particles"))
+        for column in before.table?.columnNames ?? [] where column != "rlnImageName" {
+            XCTAssertEqual(after.column(column), rows.map { before.column(column)![$0] }, "_\(column)")
+        }
+        let original = try NPYFile.read(path: csInput), written = try NPYFile.read(path: cs)
+        XCTAssertEqual(try written.uint64s("uid"), try rows.map { try original.uint64s("uid")[$0] })
+        XCTAssertEqual(try written.doubles("ctf/df1_A"), try rows.map { try original.doubles("ctf/df1_A")[$0] })
+        let check = """
+            import numpy as np, starfile, sys
+            p = starfile.read(sys.argv[1], always_dict=True)['particles']
+            assert list(p['rlnDuetPoseESS']) == [1.5, 2.5, 3.5] and list(p['rlnDuetLastIteration']) == [7, 8, 9], p
+            a = np.load(sys.argv[2])
+            assert list(a['alignments3D/pose_ess']) == [1.5, 2.5, 3.5] and list(a['duet/last_iteration']) == [7, 8, 9]
+            print('ok')
+            """
+        try assertPythonPrintsOK(check, arguments: [star, cs], in: directory)
+    }
+
     func testWrittenFilesAreReadByStarfileAndNumpy() throws {
         let directory = try CommandRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -166,11 +212,7 @@ final class ParticleConversionTests: XCTestCase {
             assert p['rlnImageName'][0].startswith('000001@')
             print('ok')
             """
-        let script = directory.appendingPathComponent("check.py")
-        try check.write(to: script, atomically: true, encoding: .utf8)
-        let result = try CommandRunner.run("/usr/bin/env", ["python3", script.path, cs, star])
-        XCTAssertEqual(result.status, 0, result.stderr)
-        XCTAssertEqual(result.stdout, "ok\n")
+        try assertPythonPrintsOK(check, arguments: [cs, star], in: directory)
     }
 
     func testBadInputsGiveOneLineErrors() throws {

@@ -4,7 +4,8 @@ import DuetKernels
 import Foundation
 
 /// What the ab-initio reconstruction learned about one particle: its most probable pose, the effective number of
-/// poses sharing its posterior (1 = certain), and the last iteration that saw it (nil: never, an unused particle).
+/// poses sharing its posterior (1 = certain), and the last iteration that saw it (0-based; nil: never, an unused
+/// particle; the final pose pass of `duet refine` counts as the last iteration, whose map it searches).
 public struct ParticleAssignment: Sendable, Equatable {
     public var pose: Pose?
     public var effectiveSampleSize: Double
@@ -170,15 +171,15 @@ final class AbinitEngine {
     /// iteration that last drew each particle. Local to this rank's shard (each image's posterior depends only on
     /// the image, the volume and the noise model).
     func assignFinalPoses(batchSize: Int = 300) {
-        let r = radius(iteration: max(0, iteration - 1))
-        let search = poseSearch(radius_px: r)
+        let last = max(0, iteration - 1)
+        let search = poseSearch(radius_px: radius(iteration: last))
         for start in stride(from: 0, to: data.particles.count, by: batchSize) {
             let slots = Array(start..<min(start + batchSize, data.particles.count))
             let posteriors = times.measure(.poseSearch) {
                 search.search(volume: volume, batch: data.images.subset(slots), noiseVariance: noise.variance)
             }
             for (slot, posterior) in zip(slots, posteriors) {
-                assignments[slot] = assignment(posterior, iteration: iteration)
+                assignments[slot] = assignment(posterior, iteration: last)
             }
         }
     }

@@ -14,8 +14,9 @@ public enum AbinitJob {
                            configuration: AbinitConfiguration, communicator: Communicator,
                            progress: @escaping (String) -> Void) throws -> String? {
         try configuration.validate()
-        var set = try ParticleFile.read(particlesPath, pixelSize_A: pixelSize_A)
-        set.fillMissingBoxSizesFromStacks()
+        var input = try ParticleFile.read(particlesPath, pixelSize_A: pixelSize_A)
+        input.fillMissingBoxSizesFromStacks()
+        var set = input
         if let limit = configuration.particleLimit { set.particles = Array(set.particles.prefix(limit)) }
         guard let box = set.particles.first?.boxSize else { throw DuetError("\(particlesPath): image size unknown") }
         guard let pixel_A = set.particles.first?.pixelSize_A else {
@@ -40,7 +41,7 @@ public enum AbinitJob {
 
         try MRCWriter.writeVolume(nx: box, ny: box, nz: box, data: map, pixelSize_A: Float(pixel_A),
                                   to: outputDirectory + "/map.mrc")
-        let (used, unused) = set.splitByAssignment(assignments)
+        let (used, unused) = try input.splitByAssignment(assignments)
         try ParticleFile.write(used, to: outputDirectory + "/particles.star")
         try ParticleFile.write(used, to: outputDirectory + "/particles.cs")
         try ParticleFile.write(unused, to: outputDirectory + "/unused.star")
@@ -50,22 +51,23 @@ public enum AbinitJob {
 }
 
 extension ParticleSet {
-    /// The particles with an assignment (posed with it) and those never seen.
-    func splitByAssignment(_ assignments: [ParticleAssignment]) -> (used: ParticleSet, unused: ParticleSet) {
-        var used = self, unused = self
-        used.particles = []
-        unused.particles = []
-        for (particle, assignment) in zip(particles, assignments) {
-            if let pose = assignment.pose {
-                var posed = particle
-                posed.pose = pose
-                used.particles.append(posed)
-            } else {
-                unused.particles.append(particle)
-            }
+    /// The particles posed by `assignments` (with the pose, its ESS and 1-based last iteration) and the others:
+    /// never seen, or past the end of `assignments` (beyond `--particle-limit`). Both keep their input rows'
+    /// columns; the unused keep a half-set only when all of them have one.
+    func splitByAssignment(_ assignments: [ParticleAssignment]) throws -> (used: ParticleSet, unused: ParticleSet) {
+        let isUsed = particles.indices.map { $0 < assignments.count && assignments[$0].pose != nil }
+        let usedRows = particles.indices.filter { isUsed[$0] }
+        var used = try selecting(rows: usedRows)
+        for (i, r) in usedRows.enumerated() {
+            let assignment = assignments[r]
+            used.particles[i].pose = assignment.pose
+            used.particles[i].poseStatistics = PoseStatistics(effectiveSampleSize: assignment.effectiveSampleSize,
+                                                              lastIteration: (assignment.lastIteration ?? 0) + 1)
         }
-        used.source = .generated
-        unused.source = .generated
+        var unused = try selecting(rows: particles.indices.filter { !isUsed[$0] })
+        if unused.particles.contains(where: { $0.halfSet == nil }) {
+            for i in unused.particles.indices { unused.particles[i].halfSet = nil }
+        }
         return (used, unused)
     }
 }

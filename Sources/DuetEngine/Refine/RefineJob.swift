@@ -30,13 +30,13 @@ public enum RefineJob {
             c.outputDirectory = configuration.outputDirectory
             checkpoint = found
         }
-        var set = try times.measure(.io) {
-            var set = try ParticleFile.read(c.particlesPath, pixelSize_A: c.pixelSize_A)
-            set.fillMissingBoxSizesFromStacks()
-            return set
+        let input = try times.measure(.io) {
+            var input = try ParticleFile.read(c.particlesPath, pixelSize_A: c.pixelSize_A)
+            input.fillMissingBoxSizesFromStacks()
+            return input
         }
         // Particles beyond --particle-limit are not used; they are reported as unused.
-        let excluded = c.sgd.particleLimit.map { Array(set.particles.dropFirst($0)) } ?? []
+        var set = input
         if let limit = c.sgd.particleLimit { set.particles = Array(set.particles.prefix(limit)) }
         guard let box = set.particles.first?.boxSize else { throw DuetError("\(c.particlesPath): image size unknown") }
         guard let pixelSize_A = set.particles.first?.pixelSize_A else {
@@ -101,7 +101,7 @@ public enum RefineJob {
         }
         if world.isRoot { progress("final pose assignment of every particle against its half's final map") }
         for half in ranks.halves { halves[half]!.engine.assignFinalPoses() }
-        let summary = try RefineOutputs.write(halves: halves, set: set, excluded: excluded, box: box,
+        let summary = try RefineOutputs.write(halves: halves, input: input, set: set, box: box,
                                               pixelSize_A: pixelSize_A, configuration: c, ranks: ranks, world: world,
                                               log: log, times: times)
         var totals = times.seconds

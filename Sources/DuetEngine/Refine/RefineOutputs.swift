@@ -12,7 +12,8 @@ import Foundation
 /// `unused_particles.star`/`.cs` (never seen, or beyond `--particle-limit`) and `log.txt`; then every rank writes
 /// its own rows of `duet.h5`.
 enum RefineOutputs {
-    static func write(halves: [HalfSet: HalfSetRun], set: ParticleSet, excluded: [Particle], box: Int, pixelSize_A: Double,
+    /// `input` is the particle file as read; `set` its first `--particle-limit` particles, each in its half-set.
+    static func write(halves: [HalfSet: HalfSetRun], input: ParticleSet, set: ParticleSet, box: Int, pixelSize_A: Double,
                       configuration c: RefineConfiguration, ranks: HalfSetRanks, world: Communicator,
                       log: RefineLog, times: StageTimes) throws -> String? {
         let directory = c.outputDirectory
@@ -58,8 +59,9 @@ enum RefineOutputs {
                     let inputIndices = set.particles.indices.filter { set.particles[$0].halfSet == half }
                     for (i, assignment) in zip(inputIndices, halfAssignments) { all[i] = assignment }
                 }
-                var (used, unused) = set.splitByAssignment(all)
-                unused.particles += excluded
+                var whole = input
+                whole.particles.replaceSubrange(set.particles.indices, with: set.particles)
+                let (used, unused) = try whole.splitByAssignment(all)
                 try ParticleFile.write(used, to: directory + "/particles.star")
                 try ParticleFile.write(used, to: directory + "/particles.cs")
                 try ParticleFile.write(unused, to: directory + "/unused_particles.star")
@@ -89,7 +91,7 @@ enum RefineOutputs {
                 rows.append(particle)
                 inputIndex.append(Int64(run.inputIndices[i]))
                 ess.append(assignment.pose == nil ? .nan : assignment.effectiveSampleSize)
-                lastIteration.append(Int64(assignment.lastIteration ?? -1))
+                lastIteration.append(Int64(assignment.lastIteration.map { $0 + 1 } ?? 0))
             }
         }
         let root = world.isRoot

@@ -5,7 +5,8 @@ import Foundation
 /// names: `blob/path` (relative to the CryoSPARC project; a leading `>` is dropped), `blob/idx` (0-based),
 /// `blob/shape` (ny, nx), `blob/psize_A`, `ctf/*` (defocus in Å, angles in radians), `alignments3D/pose`
 /// (axis-angle, radians; its matrix is the transpose of RELION's), `alignments3D/shift` (pixels, same sign as
-/// RELION's `rlnOriginX/Y`), `alignments3D/split` (0 = half A).
+/// RELION's `rlnOriginX/Y`), `alignments3D/split` (0 = half A); written only: `alignments3D/pose_ess` and Duet's
+/// `duet/last_iteration` (1-based).
 ///
 /// Writing keeps every field of a `.cs` input and updates the ones Duet owns; other inputs get the standard fields
 /// of a CryoSPARC particle export.
@@ -117,6 +118,13 @@ public enum CryosparcParticles {
             }
             if particles.allSatisfy({ $0.ctf != nil }) { try writeCTF(&array, particles) }
             if particles.contains(where: { $0.pose != nil }) { try writePoses(&array, particles, pixels) }
+            let statistics = particles.compactMap(\.poseStatistics)
+            if statistics.count == particles.count {
+                try ensureField(&array, "alignments3D/pose_ess", .float32)
+                try array.setDoubles("alignments3D/pose_ess", to: statistics.map(\.effectiveSampleSize))
+                try ensureField(&array, "duet/last_iteration", .uint32)
+                try array.setInts("duet/last_iteration", to: statistics.map(\.lastIteration))
+            }
             if particles.contains(where: { $0.halfSet != nil }) {
                 try ensureField(&array, "alignments3D/split", .uint32)
                 try array.setInts("alignments3D/split", to: particles.map { ($0.halfSet ?? .a).cryosparcSplit })

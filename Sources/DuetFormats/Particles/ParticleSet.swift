@@ -55,3 +55,24 @@ public struct ParticleSet: Sendable {
         particle.image.path.hasPrefix("/") ? particle.image.path : baseDirectory + "/" + particle.image.path
     }
 }
+
+extension ParticleSet {
+    /// The particles at `rows`, in that order, with the same rows of the source file, so that writing the subset
+    /// keeps every input column. A source whose row count no longer matches the particles is not kept.
+    public func selecting(rows: [Int]) throws -> ParticleSet {
+        var subset = self
+        subset.particles = rows.map { particles[$0] }
+        switch source {
+        case .star(var document, let blockName):
+            guard let b = document.blockIndex(named: blockName), let table = document.blocks[b].table,
+                  table.rowCount == particles.count else { subset.source = .generated; break }
+            document.blocks[b].table!.rows = rows.map { table.rows[$0] }
+            subset.source = .star(document, particleBlock: blockName)
+        case .cryosparc(let array):
+            subset.source = array.count == particles.count ? .cryosparc(try array.selecting(rows: rows)) : .generated
+        case .generated:
+            break
+        }
+        return subset
+    }
+}

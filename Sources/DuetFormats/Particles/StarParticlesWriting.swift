@@ -60,6 +60,7 @@ extension StarParticles {
                 return String(half.relionSubset)
             })
         }
+        try setPoseStatisticsColumns(&table, particles)
         document.blocks[blockIndex].table = table
         return document
     }
@@ -117,7 +118,17 @@ extension StarParticles {
         if particles.contains(where: { $0.halfSet != nil }) {
             try table.setColumn("rlnRandomSubset", to: particles.map { String(($0.halfSet ?? .a).relionSubset) })
         }
+        try setPoseStatisticsColumns(&table, particles)
         return StarDocument(blocks: [StarBlock(name: "optics", table: optics), StarBlock(name: "particles", table: table)])
+    }
+
+    /// Duet's own columns (RELION keeps unknown labels, with a warning): `rlnDuetPoseESS` and the 1-based
+    /// `rlnDuetLastIteration`, when every particle has pose statistics.
+    private static func setPoseStatisticsColumns(_ table: inout StarTable, _ particles: [Particle]) throws {
+        let statistics = particles.compactMap(\.poseStatistics)
+        guard !particles.isEmpty, statistics.count == particles.count else { return }
+        try table.setColumn("rlnDuetPoseESS", to: statistics.map { String(format: "%.3f", $0.effectiveSampleSize) })
+        try table.setColumn("rlnDuetLastIteration", to: statistics.map { String($0.lastIteration) })
     }
 
     /// RELION's image name: 1-based index, zero-padded to 6 digits, `@`, path.
