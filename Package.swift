@@ -45,7 +45,7 @@ let package = Package(
         .testTarget(name: "DuetCoreTests", dependencies: ["DuetCore"]),
         .testTarget(name: "DuetKernelsTests", dependencies: ["DuetKernels", "DuetCore", "DuetFormats", "DuetTestSupport"]),
         .testTarget(name: "DuetFormatsTests", dependencies: ["DuetFormats", "DuetCore", "DuetTestSupport"]),
-        .testTarget(name: "DuetEngineTests", dependencies: ["DuetEngine", "DuetKernels", "DuetComm", "DuetCore"]),
+        .testTarget(name: "DuetEngineTests", dependencies: ["DuetEngine", "DuetKernels", "DuetComm", "DuetCore", "DuetFormats"]),
         .testTarget(name: "DuetCommTests", dependencies: ["DuetComm", "DuetFormats", "DuetCore", "DuetTestSupport"]),
         .testTarget(name: "DuetCLITests", dependencies: ["duet", "DuetTestSupport", "DuetFormats", "DuetCore"]),
     ],
