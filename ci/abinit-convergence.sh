@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Slow check (about 30 s of compute, so it runs against a release binary rather than as a debug-built XCTest):
+# Slow check (about 1 min of compute, so it runs against a release binary rather than as a debug-built XCTest):
 # `duet abinit` must find the right structure, up to hand, from a random start on 300 noiseless particles
 # simulated from a bundled 32³ map. Scored against the truth by ../shared/bench/compare.py (median angular error
-# after removing the global rotation). Usage: ci/abinit-convergence.sh [DUET_BINARY]
+# after removing the global rotation), and give the same map and poses at 3 threads and at 1. Usage:
+# ci/abinit-convergence.sh [DUET_BINARY]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duet=${1:-build-cmake/duet}
@@ -14,8 +15,9 @@ trap 'rm -rf "$work"' EXIT
 python3 -c "import mrcfile, sys, warnings; warnings.simplefilter('ignore'); d = mrcfile.open(sys.argv[1], permissive=True).data.copy(); \
 m = mrcfile.new(sys.argv[2], overwrite=True); m.set_data(d); m.voxel_size = 13.1; m.close()" "$map" "$work/truth.mrc"
 "$duet" simulate "$work/truth.mrc" --out "$work" --count 300 --no-noise --seed 4 > /dev/null
-"$duet" abinit "$work/particles.star" --out "$work/abinit" --initial-resolution 80 --initial-iterations 25 \
-    --final-iterations 15 --initial-minibatch 60 --seed 2 | tail -n 2
+abinit=(abinit "$work/particles.star" --initial-resolution 80 --initial-iterations 25 --final-iterations 15
+        --initial-minibatch 60 --seed 2)
+"$duet" "${abinit[@]}" --out "$work/abinit" --threads 3 | tail -n 2
 report=$(python3 ../shared/bench/compare.py poses "$work/abinit/particles.star" "$work/truth.star" \
     --map "$work/abinit/map.mrc" --truthmap "$work/truth.mrc")
 best=$(grep '^BEST' <<< "$report")
@@ -30,6 +32,16 @@ assert len(p) + len(unused) == 300, (len(p), len(unused))
 assert p["rlnDuetPoseESS"].min() >= 0.999 and p["rlnDuetLastIteration"].between(1, 40).all()
 assert p["rlnDuetLastIteration"].max() == 40
 print(f"{len(p)} posed particles with pose statistics, {len(unused)} unused")
+EOF
+# The thread count changes nothing: one thread gives the same map and poses, bit for bit.
+"$duet" "${abinit[@]}" --out "$work/abinit1" --threads 1 > /dev/null
+python3 - "$work/abinit" "$work/abinit1" <<'EOF'
+import sys, mrcfile, numpy as np, starfile
+a, b = sys.argv[1:]
+assert np.array_equal(mrcfile.read(f"{a}/map.mrc"), mrcfile.read(f"{b}/map.mrc")), "map differs between 3 and 1 threads"
+pa, pb = (starfile.read(f"{d}/particles.star", always_dict=True)["particles"] for d in (a, b))
+assert pa.equals(pb), "particles differ between 3 and 1 threads"
+print("3 threads and 1 thread: identical map and particles")
 EOF
 if python3 -c "import sys; sys.exit(0 if float('$error') < 20 else 1)"; then
     echo "abinit convergence check passed (median angular error $error° < 20°)"
