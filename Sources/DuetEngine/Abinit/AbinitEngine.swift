@@ -12,6 +12,12 @@ public struct ParticleAssignment: Sendable, Equatable {
     public var lastIteration: Int?
 
     static let unseen = ParticleAssignment(pose: nil, effectiveSampleSize: 0, lastIteration: nil)
+
+    /// The statistics of the pose as files record them (last iteration 1-based); nil for an unseen particle.
+    var statistics: PoseStatistics? {
+        guard pose != nil, let lastIteration else { return nil }
+        return PoseStatistics(effectiveSampleSize: effectiveSampleSize, lastIteration: lastIteration + 1)
+    }
 }
 
 /// One SGD iteration as the log reports it.

@@ -59,10 +59,8 @@ extension ParticleSet {
         let usedRows = particles.indices.filter { isUsed[$0] }
         var used = try selecting(rows: usedRows)
         for (i, r) in usedRows.enumerated() {
-            let assignment = assignments[r]
-            used.particles[i].pose = assignment.pose
-            used.particles[i].poseStatistics = PoseStatistics(effectiveSampleSize: assignment.effectiveSampleSize,
-                                                              lastIteration: (assignment.lastIteration ?? 0) + 1)
+            used.particles[i].pose = assignments[r].pose
+            used.particles[i].poseStatistics = assignments[r].statistics
         }
         var unused = try selecting(rows: particles.indices.filter { !isUsed[$0] })
         if unused.particles.contains(where: { $0.halfSet == nil }) {

@@ -90,8 +90,8 @@ enum RefineOutputs {
                 particle.pose = assignment.pose
                 rows.append(particle)
                 inputIndex.append(Int64(run.inputIndices[i]))
-                ess.append(assignment.pose == nil ? .nan : assignment.effectiveSampleSize)
-                lastIteration.append(Int64(assignment.lastIteration.map { $0 + 1 } ?? 0))
+                ess.append(assignment.statistics?.effectiveSampleSize ?? .nan)
+                lastIteration.append(Int64(assignment.statistics?.lastIteration ?? 0))
             }
         }
         let root = world.isRoot
