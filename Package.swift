@@ -42,7 +42,7 @@ let package = Package(
                 cSettings: [.unsafeFlags(["-O3", "-march=native", "-ffp-contract=fast"])]),
 
         .target(name: "DuetTestSupport", path: "Tests/DuetTestSupport"),
-        .testTarget(name: "DuetCoreTests", dependencies: ["DuetCore"]),
+        .testTarget(name: "DuetCoreTests", dependencies: ["DuetCore", "DuetTestSupport"]),
         .testTarget(name: "DuetKernelsTests", dependencies: ["DuetKernels", "DuetCore", "DuetFormats", "DuetTestSupport"]),
         .testTarget(name: "DuetFormatsTests", dependencies: ["DuetFormats", "DuetCore", "DuetTestSupport"]),
         .testTarget(name: "DuetEngineTests", dependencies: ["DuetEngine", "DuetKernels", "DuetComm", "DuetCore", "DuetFormats"]),

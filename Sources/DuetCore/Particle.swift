@@ -43,15 +43,22 @@ public struct Pose: Equatable, Sendable {
 }
 
 /// How well the pose search that last saw a particle determined its pose: the effective number of poses sharing
-/// its posterior, 1/Σw² (1 = one pose certain), and that search's iteration, 1-based as in the progress log.
-/// Written as `rlnDuetPoseESS`/`rlnDuetLastIteration` (STAR) and `alignments3D/pose_ess`/`duet/last_iteration` (.cs).
+/// its posterior, 1/Σw² (1 = one pose certain), that search's iteration, 1-based as in the progress log, the
+/// image's contrast scale at the pose (1 = the map's contrast; near 0 for empty ice) and the normalised correlation
+/// of the image with the map at the pose (the quality score to drop junk by: about 0 for images that fit no pose).
+/// Written as `rlnDuetPoseESS`/`rlnDuetLastIteration`/`rlnDuetImageScale`/`rlnDuetCorrelation` (STAR) and
+/// `alignments3D/pose_ess`/`duet/last_iteration`/`alignments3D/alpha`/`duet/correlation` (.cs).
 public struct PoseStatistics: Equatable, Sendable {
     public var effectiveSampleSize: Double
     public var lastIteration: Int
+    public var scale: Double
+    public var correlation: Double
 
-    public init(effectiveSampleSize: Double, lastIteration: Int) {
+    public init(effectiveSampleSize: Double, lastIteration: Int, scale: Double = 1, correlation: Double = 0) {
         self.effectiveSampleSize = effectiveSampleSize
         self.lastIteration = lastIteration
+        self.scale = scale
+        self.correlation = correlation
     }
 }
 
@@ -70,6 +77,10 @@ public struct Particle: Equatable, Sendable {
     /// Set by Duet's pose search; not read from files.
     public var poseStatistics: PoseStatistics?
     public var halfSet: HalfSet?
+    /// The factor that brings the stored image to RELION's contrast (protein bright): +1 for RELION particles, the
+    /// `blob/sign` of a CryoSPARC particle (−1 for CryoSPARC's own extractions, which keep the micrograph's dark
+    /// protein). Image readers apply it.
+    public var imageSign: Float = 1
 
     public init(image: ImageLocation, pixelSize_A: Double?, boxSize: Int? = nil, opticsGroup: Int = 1,
                 ctf: CTFParameters? = nil, pose: Pose? = nil, poseStatistics: PoseStatistics? = nil,

@@ -40,11 +40,25 @@ struct SGDOptions: ParsableArguments {
     @Option(name: .customLong("diameter"), help: "Particle diameter, Å (default 90 % of the box).")
     var particleDiameter_A: Double?
 
-    @Option(help: "Largest in-plane shift searched, pixels.")
-    var maxShift: Int = defaults.maxShift_px
+    @Option(help: "Largest in-plane shift searched, pixels, ≥ 0 (default 10 % of the box, at least 3).")
+    var maxShift: Int?
+
+    @Option(name: .customLong("min-align-resolution"),
+            help: "Minimum alignment resolution, Å: coarser Fourier components are ignored by the pose search (default: only the DC term).")
+    var minimumAlignmentResolution_A: Double?
+
+    @Flag(inversion: .prefixedNo,
+          help: "Estimate each image's contrast scale at every pose (CryoSPARC's per-image optimal scale); images that fit no pose get a scale near 0 and do not pull the map.")
+    var perImageScale = defaults.perImageScale
+
+    @Option(help: "σ of the prior N(1, σ²) on each image's contrast scale, > 0.")
+    var perImageScaleSigma: Double = defaults.scalePriorSigma
 
     @Option(help: "Separate posterior modes refined at each level of the coarse-to-fine pose search.")
     var poseSearchModes: Int = defaults.poseSearchModes
+
+    @Option(help: "Point group of the particle, RELION's names and axes: C1, Cn, Dn, T, O or I.")
+    var symmetry: String = defaults.symmetry
 
     @Option(help: "Use at most this many particles.")
     var particleLimit: Int?
@@ -72,7 +86,11 @@ struct SGDOptions: ParsableArguments {
         c.noisePriorWeight = noisePriorWeight
         c.particleDiameter_A = particleDiameter_A
         c.maxShift_px = maxShift
+        c.minimumAlignmentResolution_A = minimumAlignmentResolution_A
+        c.perImageScale = perImageScale
+        c.scalePriorSigma = perImageScaleSigma
         c.poseSearchModes = poseSearchModes
+        c.symmetry = symmetry
         c.particleLimit = particleLimit
         c.seed = seed
         c.threads = threads

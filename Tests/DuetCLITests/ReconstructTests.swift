@@ -70,4 +70,51 @@ final class ReconstructTests: XCTestCase {
         XCTAssertTrue(result.stderr.hasPrefix("duet: error: ") && result.stderr.contains("particle 1 has no pose"), result.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/map.mrc"))
     }
+
+    /// A CryoSPARC particle export keeps the micrograph's dark protein and says so with `blob/sign` −1: Duet reads
+    /// such images in RELION's contrast, so the map equals the one from the same particles in RELION's contrast;
+    /// the sign is written back, and a STAR input converted to `.cs` gets +1.
+    func testCryosparcBlobSignIsHonouredAndWrittenBack() throws {
+        let directory = try CommandRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let truth = try simulate(into: directory, count: 60, extra: ["--no-noise"])
+        let cs = directory.appendingPathComponent("truth.cs").path
+        XCTAssertEqual(try CommandRunner.duet(["convert", truth, cs]).status, 0)
+        // The dark-protein export: negated images, blob/sign -1 (and a control that claims +1).
+        let check = try CommandRunner.pythonOutput(["-c", """
+            import mrcfile, numpy as np, sys
+            d = sys.argv[1]
+            a = np.load(d + '/truth.cs')
+            assert set(a['blob/sign']) == {1.0}, a['blob/sign']
+            with mrcfile.open(d + '/particles.mrcs') as m:
+                data, voxel = m.data.copy(), m.voxel_size
+            with mrcfile.new(d + '/dark.mrcs') as m:
+                m.set_data(-data); m.voxel_size = voxel
+            a['blob/path'] = 'dark.mrcs'
+            a['blob/sign'] = -1
+            with open(d + '/dark.cs', 'wb') as f: np.save(f, a)
+            a['blob/sign'] = 1
+            with open(d + '/wrong.cs', 'wb') as f: np.save(f, a)
+            print('ok')
+            """, directory.path], needs: "python3 with numpy and mrcfile")
+        XCTAssertEqual(check.stdout, "ok\n", check.stderr)
+        var maps = [String: [Float]]()
+        for name in ["truth.star", "dark.cs", "wrong.cs"] {
+            let out = directory.appendingPathComponent("rec-" + name).path
+            let result = try CommandRunner.duet(["reconstruct", directory.appendingPathComponent(name).path, "--out", out])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            maps[name] = try MRCFile.readVolume(path: out + "/map.mrc").data
+        }
+        func correlation(_ a: [Float], _ b: [Float]) -> Double {
+            zip(a, b).map { Double($0 * $1) }.reduce(0, +)
+                / (a.map { Double($0 * $0) }.reduce(0, +) * b.map { Double($0 * $0) }.reduce(0, +)).squareRoot()
+        }
+        XCTAssertGreaterThan(correlation(maps["truth.star"]!, maps["dark.cs"]!), 0.9999)
+        XCTAssertLessThan(correlation(maps["truth.star"]!, maps["wrong.cs"]!), -0.9999)
+        let back = directory.appendingPathComponent("back.cs").path
+        XCTAssertEqual(try CommandRunner.duet(["convert", directory.appendingPathComponent("dark.cs").path, back]).status, 0)
+        let written = try CommandRunner.pythonOutput(["-c", "import numpy as np, sys; print(sorted(set(np.load(sys.argv[1])['blob/sign'].tolist())))",
+                                                      back], needs: "python3 with numpy")
+        XCTAssertEqual(written.stdout, "[-1.0]\n", written.stderr)
+    }
 }

@@ -90,7 +90,8 @@ final class CoarseToFineSearchTests: XCTestCase {
         let noise = [Double](repeating: 20, count: Self.box)
         func massNear(_ target: Rotation, modes: Int) -> Double {
             let search = CoarseToFineSearch(box: Self.box, diameter_px: 28, radius_px: 12, coarseRadius_px: 8,
-                                            maxShift_px: 1, maxModes: modes, threads: nil)
+                                            maxShift_px: 1, minRadius_px: 0,
+                                            scalePriorPrecision: nil, maxModes: modes, threads: nil)
             let poses = search.search(volume: volume, batch: image, noiseVariance: noise)[0].poses
             return poses.filter { $0.rotation.angularDistance_rad(to: target) < 10 * .pi / 180 }.map(\.weight).reduce(0, +)
         }

@@ -211,6 +211,51 @@ final class PosteriorTests: XCTestCase {
         }
     }
 
+    /// With a per-image scale, an image of `α·C·P` is found at its pose with scale `α` and an exact fit; an empty
+    /// image gets a scale near 0. `PoseQuality` gives 1 for every scaled noiseless image at its pose, 0 for the empty
+    /// one.
+    func testPerImageScaleIsEstimatedAtEachPose() {
+        let problem = Problem(seed: 3)
+        var random = S.Random(seed: 5)
+        let truth: [(rotation: Int, shift: Int, scale: Float)] = [(17, 7, 0.6), (3, 0, 1.0), (42, 4, 1.5)]
+        var images = truth.enumerated().map { i, pose in
+            problem.image(i, rotation: problem.rotations[pose.rotation], shift: problem.shifts[pose.shift], noise: 0,
+                          random: &random).map { $0 * pose.scale }
+        }
+        images.append([SIMD2<Float>](repeating: .zero, count: images[0].count))
+        let power = problem.meanSignalPower(radius: 10)
+        let sigma2 = [Double](repeating: power * 0.05, count: 13)
+        let batch = PoseImageBatch(box: problem.box, count: 4)
+        for (i, image) in images.enumerated() { batch.setImage(i, spectrum: image, ctf: problem.ctfs[min(i, 2)]) }
+        let settings = PoseSearchSettings(radius_px: 10, scalePriorPrecision: 1e-6)
+        let result = PosePosteriorKernel.posteriors(volume: problem.volume, images: batch, rotations: problem.rotations,
+                                                    shifts_px: problem.shifts, noiseVariance: sigma2, settings: settings)
+        let projection = AlignedBuffer<SIMD2<Float>>(count: batch.complexCount)
+        for (i, pose) in truth.enumerated() {
+            XCTAssertEqual(result[i].best.rotation, pose.rotation, "image \(i)")
+            XCTAssertEqual(result[i].best.shift, pose.shift, "image \(i)")
+            XCTAssertEqual(result[i].best.scale, Double(pose.scale), accuracy: 1e-3, "image \(i)")
+            XCTAssertEqual(result[i].best.logLikelihood, 0, accuracy: 1e-2)
+            problem.volume.project(rotation: problem.rotations[pose.rotation], translation_px: problem.shifts[pose.shift],
+                                   into: projection.baseAddress)
+            let rho = PoseQuality.normalisedCorrelation(
+                image: batch.spectra.baseAddress + i * batch.complexCount, ctf: batch.ctfs.baseAddress + i * batch.complexCount,
+                projection: projection.baseAddress, box: problem.box, radius_px: 10, minRadius_px: 1, noiseVariance: sigma2)
+            XCTAssertEqual(rho, 1, accuracy: 1e-4, "image \(i)")
+        }
+        XCTAssertLessThan(result[3].best.scale, 1e-3)
+        let rhoEmpty = PoseQuality.normalisedCorrelation(
+            image: batch.spectra.baseAddress + 3 * batch.complexCount, ctf: batch.ctfs.baseAddress + 2 * batch.complexCount,
+            projection: projection.baseAddress, box: problem.box, radius_px: 10, minRadius_px: 1, noiseVariance: sigma2)
+        XCTAssertEqual(rhoEmpty, 0)
+        // Without the scale the image of scale 0.6 no longer fits exactly.
+        let fixed = PosePosteriorKernel.posteriors(volume: problem.volume, images: batch, rotations: problem.rotations,
+                                                   shifts_px: problem.shifts, noiseVariance: sigma2,
+                                                   settings: PoseSearchSettings(radius_px: 10))
+        XCTAssertEqual(fixed[0].best.scale, 1)
+        XCTAssertLessThan(fixed[0].best.logLikelihood, -1)
+    }
+
     /// (3) One and two threads give identical outputs.
     func testThreadCountIndependence() {
         let problem = Problem(seed: 11)

@@ -32,12 +32,25 @@ public struct AbinitConfiguration: Sendable, Codable, Equatable {
     public var coarseSearchRadius_px = 10
     /// Separate modes of each search level's posterior refined at the next level (1: only the best pose).
     public var poseSearchModes = 4
-    /// Largest in-plane shift searched globally, in pixels (on a 1-pixel grid; refined locally to 0.5 px).
-    public var maxShift_px = 3
+    /// Largest in-plane shift searched globally, in pixels (nil: 10 % of the box, at least 3 px, which covers real
+    /// pick offsets); searched on a disc whose grid step follows the coarse radius, refined locally to 0.5 px.
+    public var maxShift_px: Int?
+    /// Minimum alignment resolution, Å (CryoSPARC "Minimum alignment resolution"): Fourier coefficients coarser
+    /// than this are ignored by the pose search (ice gradients, carbon). nil: only the DC term is ignored.
+    public var minimumAlignmentResolution_A: Double?
+    /// Estimate each image's contrast scale at every pose (CryoSPARC's per-image optimal scale) with the prior
+    /// `α ~ N(1, scalePriorSigma²)`, and use it in the gradient, so images of thin or thick ice fit and empty or
+    /// junk images (scale near 0) do not pull the map. false: every image has scale 1.
+    public var perImageScale = true
+    public var scalePriorSigma = 0.5
     /// Real-space constraints after every step.
     public var enforceNonNegativity = true
     public var window = true
     public var recentre = true
+    /// The particle's point group, RELION's name (`C1`, `Cn`, `Dn`, `T`, `O`, `I`; `SymmetryGroup`): the map is
+    /// kept symmetric (every pose back-projected at its |G| equivalent rotations) and the global pose search covers
+    /// one asymmetric unit.
+    public var symmetry = "C1"
     /// Use at most this many particles (nil: all).
     public var particleLimit: Int?
     public var seed: UInt64 = 1
@@ -51,11 +64,35 @@ public struct AbinitConfiguration: Sendable, Codable, Equatable {
         particleDiameter_A.map { $0 / pixelSize_A } ?? 0.9 * Double(box)
     }
 
+    /// The largest shift searched, pixels: `maxShift_px` or 10 % of the box (at least 3).
+    public func maxShift_px(box: Int) -> Int {
+        maxShift_px ?? max(3, Int((0.1 * Double(box)).rounded()))
+    }
+
+    /// The high-pass radius of the pose search in image Fourier pixels: `box · pixel / minimum alignment
+    /// resolution`, or 1 (the DC term alone).
+    public func minimumAlignmentRadius_px(box: Int, pixelSize_A: Double) -> Double {
+        minimumAlignmentResolution_A.map { max(1, Double(box) * pixelSize_A / $0) } ?? 1
+    }
+
     /// Throws a one-line error naming the first option that is out of range.
     public func validate() throws {
+        if let maxShift_px { guard maxShift_px >= 0 else { throw DuetError("--max-shift must be ≥ 0 pixels") } }
+        if let r = minimumAlignmentResolution_A {
+            guard r.isFinite && r > 0 else { throw DuetError("--min-align-resolution must be a resolution > 0 Å") }
+        }
+        _ = try symmetryGroup()
+        guard scalePriorSigma.isFinite && scalePriorSigma > 0 else {
+            throw DuetError("--per-image-scale-sigma must be > 0")
+        }
         guard poseSearchModes >= 1 else { throw DuetError("--pose-search-modes must be at least 1") }
         guard noiseInitialSigmaScale > 0 else { throw DuetError("--noise-initial-sigma-scale must be > 0") }
         guard noisePriorWeight >= 0 else { throw DuetError("--noise-prior-weight must be ≥ 0") }
+    }
+
+    /// The point group `symmetry` names (throws a one-line error for an unknown name).
+    public func symmetryGroup() throws -> SymmetryGroup {
+        do { return try SymmetryGroup(symmetry) } catch { throw DuetError("--symmetry: \(error)") }
     }
 
     /// Total number of iterations.

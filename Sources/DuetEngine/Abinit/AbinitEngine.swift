@@ -4,11 +4,14 @@ import DuetKernels
 import Foundation
 
 /// What the ab-initio reconstruction learned about one particle: its most probable pose, the effective number of
-/// poses sharing its posterior (1 = certain), and the last iteration that saw it (0-based; nil: never, an unused
-/// particle; the final pose pass of `duet refine` counts as the last iteration, whose map it searches).
+/// poses sharing its posterior (1 = certain), the image's contrast scale and normalised correlation at that pose
+/// (`PoseQuality`), and the last iteration that saw it (0-based; nil: never, an unused particle; the final pose
+/// pass of `duet refine` counts as the last iteration, whose map it searches).
 public struct ParticleAssignment: Sendable, Equatable {
     public var pose: Pose?
     public var effectiveSampleSize: Double
+    public var scale: Double = 1
+    public var correlation: Double = 0
     public var lastIteration: Int?
 
     static let unseen = ParticleAssignment(pose: nil, effectiveSampleSize: 0, lastIteration: nil)
@@ -16,7 +19,8 @@ public struct ParticleAssignment: Sendable, Equatable {
     /// The statistics of the pose as files record them (last iteration 1-based); nil for an unseen particle.
     var statistics: PoseStatistics? {
         guard pose != nil, let lastIteration else { return nil }
-        return PoseStatistics(effectiveSampleSize: effectiveSampleSize, lastIteration: lastIteration + 1)
+        return PoseStatistics(effectiveSampleSize: effectiveSampleSize, lastIteration: lastIteration + 1,
+                              scale: scale, correlation: correlation)
     }
 }
 
@@ -61,6 +65,9 @@ final class AbinitEngine {
     private let grid: FourierGrid
     private let diameter_px: Double
     private let maxRadius_px: Int
+    /// The pose search's high-pass radius (image Fourier pixels).
+    private let minAlignmentRadius_px: Double
+    let symmetry: SymmetryGroup
 
     /// - Parameters:
     ///   - particleCount: particles in the whole set (over all ranks).
@@ -75,6 +82,8 @@ final class AbinitEngine {
         let box = data.box
         grid = FourierGrid(box: box)
         diameter_px = configuration.particleDiameter_px(box: box, pixelSize_A: data.pixelSize_A)
+        minAlignmentRadius_px = configuration.minimumAlignmentRadius_px(box: box, pixelSize_A: data.pixelSize_A)
+        symmetry = try configuration.symmetryGroup()
         let nyquistRadius = box / 2 - 1
         maxRadius_px = configuration.maximumResolution_A.map {
             min(nyquistRadius, Int((Double(box) * data.pixelSize_A / $0).rounded()))
@@ -85,7 +94,8 @@ final class AbinitEngine {
         noise = try NoiseModel(particles: data, shard: shard, sampleCount: min(shard.particleCount, 500),
                                sigmaScale: configuration.noiseInitialSigmaScale,
                                priorWeight: configuration.noisePriorWeight, communicator: communicator)
-        volume = Self.randomStart(box: box, diameter_px: diameter_px, grid: grid, generator: &generator)
+        volume = Self.randomStart(box: box, diameter_px: diameter_px, grid: grid, symmetry: symmetry,
+                                  generator: &generator)
     }
 
     /// Fourier radius (image pixels) of iteration `t`.
@@ -121,23 +131,51 @@ final class AbinitEngine {
         let posteriors = times.measure(.poseSearch) {
             search.search(volume: volume, batch: batch, noiseVariance: noise.variance)
         }
-        let poses = posteriors.map(\.poses)
         var essRows = [Double](repeating: 0, count: minibatch.count)
-        for ((position, slot), posterior) in zip(zip(mine, slots), posteriors) {
+        var scaleRows = [Double](repeating: 0, count: minibatch.count)
+        for (position, posterior) in zip(mine, posteriors) {
             essRows[position] = posterior.ess
-            assignments[slot] = assignment(posterior, iteration: t)
+            scaleRows[position] = posterior.poses[0].scale
         }
         let essSum = try communicator.sumDisjointRows(essRows, rowLength: 1)[0]
+        try communicator.allreduceSum(&scaleRows)   // exact: each row is nonzero on one rank only
+        let poses = relativeScales(posteriors.map(\.poses), minibatchScales: scaleRows)
+        let correlations = correlationsAtBestPoses(batch: batch, poses: poses, radius_px: r)
+        for (((slot, posterior), imagePoses), correlation) in zip(zip(zip(slots, posteriors), poses), correlations) {
+            assignments[slot] = assignment((imagePoses, posterior.ess), correlation: correlation, iteration: t)
+        }
         try times.measure(.update) {
             try updateNoise(batch: batch, poses: poses, positions: mine, minibatchCount: minibatch.count, radius: r)
         }
         let accumulator = try times.measure(.backProjection) {
-            try MinibatchGradient.accumulate(volume: volume, batch: batch, poses: poses, noiseVariance: noise.variance,
+            try MinibatchGradient.accumulate(volume: volume, batch: batch, poses: poses.map(symmetryExpanded),
+                                             noiseVariance: noise.variance,
                                              radius_px: r, grid: grid, threads: configuration.threads,
                                              communicator: communicator)
         }
         times.measure(.update) { takeStep(accumulator, iteration: t) }
         return essSum / Double(max(1, minibatch.count))
+    }
+
+    /// The poses with their contrast scales divided by the median best-pose scale of the whole minibatch, so that
+    /// a typical image has scale 1: the gradient then ties the map's own scale to the data (a scale fitted freely
+    /// at each pose leaves it undetermined). Unchanged without per-image scales or when most scales are 0.
+    private func relativeScales(_ poses: [[WeightedPose]], minibatchScales: [Double]) -> [[WeightedPose]] {
+        let sorted = minibatchScales.sorted()
+        guard configuration.perImageScale, !sorted.isEmpty else { return poses }
+        let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2]
+                                           : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        guard median > 1e-6 else { return poses }
+        return poses.map { $0.map { var pose = $0; pose.scale /= median; return pose } }
+    }
+
+    /// An image's poses at every equivalent rotation of the point group, each with the pose's weight: the gradient
+    /// and curvature of the symmetric map, so a symmetric map stays symmetric. Unchanged for C1.
+    private func symmetryExpanded(_ imagePoses: [WeightedPose]) -> [WeightedPose] {
+        guard symmetry.order > 1 else { return imagePoses }
+        return imagePoses.flatMap { pose in
+            symmetry.equivalents(of: pose.rotation).map { var copy = pose; copy.rotation = $0; return copy }
+        }
     }
 
     /// The preconditioned step `V ← V − lr · g / (H + λ)` and the real-space constraints.
@@ -160,16 +198,40 @@ final class AbinitEngine {
     private func poseSearch(radius_px r: Int) -> CoarseToFineSearch {
         CoarseToFineSearch(box: data.box, diameter_px: diameter_px, radius_px: r,
                            coarseRadius_px: configuration.coarseSearchRadius_px,
-                           maxShift_px: configuration.maxShift_px, maxModes: configuration.poseSearchModes,
+                           maxShift_px: configuration.maxShift_px(box: data.box), minRadius_px: minAlignmentRadius_px,
+                           scalePriorPrecision: scalePriorPrecision, symmetry: symmetry,
+                           maxModes: configuration.poseSearchModes,
                            threads: configuration.threads)
     }
 
-    /// The assignment a posterior gives: its best pose (shift as RELION's origin, in Å) and its ESS.
-    private func assignment(_ posterior: (poses: [WeightedPose], ess: Double), iteration t: Int) -> ParticleAssignment {
+    /// `κ = 1/σ²` of the per-image scale prior; nil without per-image scales.
+    private var scalePriorPrecision: Double? {
+        configuration.perImageScale ? 1 / (configuration.scalePriorSigma * configuration.scalePriorSigma) : nil
+    }
+
+    /// The assignment a posterior gives: its best pose (shift as RELION's origin, in Å) with its scale and
+    /// correlation, and its ESS.
+    private func assignment(_ posterior: (poses: [WeightedPose], ess: Double), correlation: Double,
+                            iteration t: Int) -> ParticleAssignment {
         let best = posterior.poses[0]
         return ParticleAssignment(pose: Pose(rotation: best.rotation, shiftX_A: -best.shift_px.x * data.pixelSize_A,
                                              shiftY_A: -best.shift_px.y * data.pixelSize_A),
-                                  effectiveSampleSize: posterior.ess, lastIteration: t)
+                                  effectiveSampleSize: posterior.ess, scale: best.scale, correlation: correlation,
+                                  lastIteration: t)
+    }
+
+    /// `PoseQuality`'s normalised correlation of each image of `batch` at its best pose, over the radii of the
+    /// pose search.
+    private func correlationsAtBestPoses(batch: PoseImageBatch, poses: [[WeightedPose]], radius_px r: Int) -> [Double] {
+        let slice = AlignedBuffer<SIMD2<Float>>(count: data.complexCount)
+        return poses.enumerated().map { slot, imagePoses in
+            guard let best = imagePoses.first else { return 0 }
+            volume.project(rotation: best.rotation, translation_px: best.shift_px, radius_px: r, into: slice.baseAddress)
+            return PoseQuality.normalisedCorrelation(
+                image: batch.spectra.baseAddress + slot * data.complexCount,
+                ctf: batch.ctfs.baseAddress + slot * data.complexCount, projection: slice.baseAddress, box: data.box,
+                radius_px: r, minRadius_px: min(minAlignmentRadius_px, Double(r) / 2), noiseVariance: noise.variance)
+        }
     }
 
     /// Infers every particle's pose against the current volume at the last iteration's radius, without updating
@@ -181,11 +243,14 @@ final class AbinitEngine {
         let search = poseSearch(radius_px: radius(iteration: last))
         for start in stride(from: 0, to: data.particles.count, by: batchSize) {
             let slots = Array(start..<min(start + batchSize, data.particles.count))
+            let batch = data.images.subset(slots)
             let posteriors = times.measure(.poseSearch) {
-                search.search(volume: volume, batch: data.images.subset(slots), noiseVariance: noise.variance)
+                search.search(volume: volume, batch: batch, noiseVariance: noise.variance)
             }
-            for (slot, posterior) in zip(slots, posteriors) {
-                assignments[slot] = assignment(posterior, iteration: last)
+            let correlations = correlationsAtBestPoses(batch: batch, poses: posteriors.map(\.poses),
+                                                       radius_px: radius(iteration: last))
+            for ((slot, posterior), correlation) in zip(zip(slots, posteriors), correlations) {
+                assignments[slot] = assignment(posterior, correlation: correlation, iteration: last)
             }
         }
     }
@@ -203,23 +268,24 @@ final class AbinitEngine {
             guard let best = imagePoses.first else { continue }
             volume.project(rotation: best.rotation, translation_px: best.shift_px, radius_px: r, into: slice.baseAddress)
             let x = batch.spectra.baseAddress + slot * data.complexCount, c = batch.ctfs.baseAddress + slot * data.complexCount
-            let row = positions[slot] * box
+            let row = positions[slot] * box, scale = Float(best.scale)
             NoiseModel.forEachCoefficient(box: box, radius_px: r) { k, shell in
-                let residual = SIMD2<Double>(x[k] - c[k] * slice[k])
+                let residual = SIMD2<Double>(x[k] - scale * c[k] * slice[k])
                 rows[row + shell] += (residual * residual).sum() / 2
             }
         }
         noise.update(residualPower: try communicator.sumDisjointRows(rows, rowLength: box), counts: counts)
     }
 
-    /// A random volume from the seed, low-passed to Fourier radius 7 and made non-negative (CryoSPARC's start).
-    private static func randomStart(box: Int, diameter_px: Double, grid: FourierGrid,
+    /// A random volume from the seed, low-passed to Fourier radius 7, made symmetric under the point group and
+    /// non-negative (CryoSPARC's start).
+    private static func randomStart(box: Int, diameter_px: Double, grid: FourierGrid, symmetry: SymmetryGroup,
                                     generator: inout SeededGenerator) -> FourierVolume {
         var noiseMap = (0..<(box * box * box)).map { _ in Float(generator.nextGaussian()) }
         RealSpaceConstraints.applySphericalWindow(&noiseMap, box: box, innerRadius_px: diameter_px / 2 - 2,
                                                   outerRadius_px: diameter_px / 2 + 2)
         let start = FourierVolume(map: noiseMap, grid: FourierGrid(box: box, maxRadius_px: min(7, box / 2)), fftwThreads: 1)
-        var map = start.map(fftwThreads: 1)
+        var map = MapSymmetrizer.symmetrised(start.map(fftwThreads: 1), box: box, group: symmetry)
         _ = RealSpaceConstraints.clampNegative(&map)
         return FourierVolume(map: map, grid: grid, fftwThreads: 1)
     }

@@ -11,12 +11,24 @@ import Foundation
 /// the best pose, so an ambiguous image keeps every plausible orientation in its posterior instead of being
 /// committed to one neighbourhood (the branch-and-bound idea of CryoSPARC's search). The returned posterior is the
 /// last level's (scored at the full radius), merged over its modes by log-likelihood.
+///
+/// Shifts: the global level searches the disc `|t| ≤ maxShift_px` on a grid of step `globalShiftStep_px`, as coarse
+/// as the coarse radius allows (a fifth of a period at `coarseRadius_px`), so a search tied to the box costs a few
+/// times a ±3 px search, not in proportion to the area; the first local level covers the gap between grid points.
+/// Every level ignores the coefficients below `minRadius_px` (the minimum alignment resolution, at most half the
+/// coarse radius; 1 ignores the DC term alone), and with `scalePriorPrecision` each pose carries the image's best contrast scale (`PosePosteriorKernel`).
 struct CoarseToFineSearch {
     /// Angular step (degrees) the current resolution needs: one Fourier pixel of arc at the particle's edge.
     let neededStep_deg: Double
     let radius_px: Int
     let coarseRadius_px: Int
     let maxShift_px: Int
+    /// Step of the global shift grid, pixels.
+    let globalShiftStep_px: Double
+    let minRadius_px: Double
+    let scalePriorPrecision: Double?
+    /// The particle's point group: the global level searches one asymmetric unit.
+    let symmetry: SymmetryGroup
     let maxModes: Int
     let threads: Int?
     /// A pose starts a new mode when its weight is at least this fraction of the best pose's.
@@ -26,12 +38,17 @@ struct CoarseToFineSearch {
     /// Images scored together at the global level.
     static let globalChunk = 32
 
-    init(box: Int, diameter_px: Double, radius_px: Int, coarseRadius_px: Int, maxShift_px: Int, maxModes: Int,
-         threads: Int?) {
+    init(box: Int, diameter_px: Double, radius_px: Int, coarseRadius_px: Int, maxShift_px: Int, minRadius_px: Double,
+         scalePriorPrecision: Double?, symmetry: SymmetryGroup = .c1, maxModes: Int, threads: Int?) {
         neededStep_deg = min(30, (Double(box) / max(diameter_px, 1) / Double(radius_px)) * 180 / .pi)
         self.radius_px = radius_px
         self.coarseRadius_px = min(radius_px, coarseRadius_px)
         self.maxShift_px = maxShift_px
+        globalShiftStep_px = max(1, Double(box) / (5 * Double(self.coarseRadius_px)))
+        // Early, at a radius of a few pixels, the high-pass keeps at least the outer half of the coarse disc.
+        self.minRadius_px = min(minRadius_px, Double(self.coarseRadius_px) / 2)
+        self.scalePriorPrecision = scalePriorPrecision
+        self.symmetry = symmetry
         precondition(maxModes >= 1, "CoarseToFineSearch: at least one mode")
         self.maxModes = maxModes
         self.threads = threads
@@ -40,14 +57,15 @@ struct CoarseToFineSearch {
     /// The posterior of each image of `batch`, as poses with weights (best first), and its effective sample size.
     func search(volume: FourierVolume, batch: PoseImageBatch, noiseVariance: [Double]) -> [(poses: [WeightedPose], ess: Double)] {
         let globalGrid = SO3Grid(order: neededStep_deg < 15 ? 2 : 1)
-        let globalRotations = globalGrid.rotations
-        let globalShifts = Self.shiftGrid(halfWidth: Double(maxShift_px), step: 1, around: .zero)
+        let globalRotations = symmetry.asymmetricUnit(of: globalGrid.rotations)
+        let globalShifts = Self.shiftDisc(radius: Double(maxShift_px), step: globalShiftStep_px)
         let needsRefinement = neededStep_deg < globalGrid.step_deg || coarseRadius_px < radius_px
         // When the global level only seeds the refinement, poses below the mode threshold are never used.
-        let globalSettings = PoseSearchSettings(radius_px: coarseRadius_px,
+        let globalSettings = PoseSearchSettings(radius_px: coarseRadius_px, minRadius_px: minRadius_px,
                                                 relativeThreshold: needsRefinement ? Self.modeThreshold : Self.relativeThreshold,
-                                                threads: threads)
-        let fullRadius = PoseSearchSettings(radius_px: radius_px, threads: threads)
+                                                threads: threads, scalePriorPrecision: scalePriorPrecision)
+        let fullRadius = PoseSearchSettings(radius_px: radius_px, minRadius_px: minRadius_px, threads: threads,
+                                            scalePriorPrecision: scalePriorPrecision)
         var results = [(poses: [WeightedPose], ess: Double)]()
         // Images go through the global level in chunks, which bounds the memory of broad early posteriors.
         for chunkStart in stride(from: 0, to: batch.count, by: Self.globalChunk) {
@@ -63,21 +81,23 @@ struct CoarseToFineSearch {
                 let image = chunk.subset([slot])
                 var centres = ScoredPosterior.modes(of: globalPosterior, rotations: globalRotations, shifts: globalShifts,
                                                     count: maxModes, separation_rad: 2 * globalGrid.step_deg * .pi / 180)
-                var step_deg = globalGrid.step_deg, shiftHalfWidth = 1.0
+                // The first local level covers the gap between global shift grid points, later ones ±0.5 px.
+                var step_deg = globalGrid.step_deg
+                var shiftHalfWidth = max(1, globalShiftStep_px / 2), shiftStep = max(0.5, shiftHalfWidth / 2)
                 var posterior: ScoredPosterior
                 repeat {
                     let levelStep_deg = max(neededStep_deg, step_deg / 2)
                     posterior = ScoredPosterior(merging: centres.map { centre in
                         let rotations = SO3LocalGrid.rotations(around: centre.rotation, step_deg: levelStep_deg,
                                                                radius_deg: step_deg)
-                        let shifts = Self.shiftGrid(halfWidth: shiftHalfWidth, step: 0.5, around: centre.shift_px)
+                        let shifts = Self.shiftGrid(halfWidth: shiftHalfWidth, step: shiftStep, around: centre.shift_px)
                         let part = PosePosteriorKernel.posteriors(volume: volume, images: image, rotations: rotations,
                                                                   shifts_px: shifts, noiseVariance: noiseVariance,
                                                                   settings: fullRadius)[0]
                         return ScoredPosterior(part, rotations: rotations, shifts: shifts)
                     })
                     step_deg = levelStep_deg
-                    shiftHalfWidth = 0.5
+                    (shiftHalfWidth, shiftStep) = (0.5, 0.5)
                     if step_deg > neededStep_deg {
                         centres = posterior.modes(count: maxModes, separation_rad: 2 * step_deg * .pi / 180)
                     }
@@ -86,6 +106,11 @@ struct CoarseToFineSearch {
             }
         }
         return results
+    }
+
+    /// Shifts `(i, j)·step` with `|(i, j)·step| ≤ radius`, row by row (at least the zero shift).
+    static func shiftDisc(radius: Double, step: Double) -> [SIMD2<Double>] {
+        shiftGrid(halfWidth: radius, step: step, around: .zero).filter { ($0 * $0).sum() <= radius * radius + 1e-9 }
     }
 
     /// Shifts `around + (i, j)·step` for `|i·step|, |j·step| ≤ halfWidth`, row by row.
@@ -102,6 +127,8 @@ struct ScoredPosterior {
         var rotation: Rotation
         var shift_px: SIMD2<Double>
         var logLikelihood: Double
+        /// The image's contrast scale at this pose.
+        var scale: Double
     }
 
     /// Kept poses, most likely first.
@@ -113,7 +140,8 @@ struct ScoredPosterior {
 
     init(_ posterior: PosePosterior, rotations: [Rotation], shifts: [SIMD2<Double>]) {
         entries = posterior.poses.map {
-            Entry(rotation: rotations[$0.rotation], shift_px: shifts[$0.shift], logLikelihood: $0.logLikelihood)
+            Entry(rotation: rotations[$0.rotation], shift_px: shifts[$0.shift], logLikelihood: $0.logLikelihood,
+                  scale: $0.scale)
         }
         logMass = posterior.logEvidence + log(Double(posterior.evaluatedPoseCount))
         // ESS = (Σ e)² / Σ e², so Σ e² = (Σ e)² / ESS.
@@ -138,7 +166,8 @@ struct ScoredPosterior {
         let best = entries[0].logLikelihood
         let raw = entries.map { exp($0.logLikelihood - best) }
         let total = raw.reduce(0, +)
-        let poses = zip(entries, raw).map { WeightedPose(rotation: $0.rotation, shift_px: $0.shift_px, weight: $1 / total) }
+        let poses = zip(entries, raw).map { WeightedPose(rotation: $0.rotation, shift_px: $0.shift_px, weight: $1 / total,
+                                                                 scale: $0.scale) }
         return (poses, effectiveSampleSize)
     }
 
@@ -154,7 +183,8 @@ struct ScoredPosterior {
     static func modes(of posterior: PosePosterior, rotations: [Rotation], shifts: [SIMD2<Double>], count: Int,
                       separation_rad: Double) -> [Entry] {
         modes(of: posterior.poses.lazy.map {
-            Entry(rotation: rotations[$0.rotation], shift_px: shifts[$0.shift], logLikelihood: $0.logLikelihood)
+            Entry(rotation: rotations[$0.rotation], shift_px: shifts[$0.shift], logLikelihood: $0.logLikelihood,
+                  scale: $0.scale)
         }, count: count, separation_rad: separation_rad)
     }
 

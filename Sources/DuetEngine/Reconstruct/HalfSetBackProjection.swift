@@ -5,11 +5,14 @@ import DuetKernels
 
 /// Back-projects one rank's share of a half-set's particles at their poses: each image is Fourier transformed
 /// (about its centre `box/2`), multiplied by its CTF (the weight gets CTF²), and inserted at its rotation with its
-/// shift undone (RELION's `rlnOriginX/YAngst`). Images are processed in batches, in parallel over images.
+/// shift undone (RELION's `rlnOriginX/YAngst`). Images are processed in batches, in parallel over images. With a
+/// point group, each image goes in at every equivalent rotation `R·g` (`SymmetryGroup.equivalents`), so the
+/// reconstruction is symmetric, as RELION's is.
 struct HalfSetBackProjection {
     let box: Int
     let pixelSize_A: Double
     let applyCTF: Bool
+    var symmetry: SymmetryGroup = .c1
     let batchSize = 64
 
     func accumulate(_ particles: [Particle], from set: ParticleSet, into backProjector: BackProjector) throws {
@@ -45,9 +48,12 @@ struct HalfSetBackProjection {
                     }
                 }
             }
-            backProjector.insert(slices: slices.baseAddress, sliceStride: half, sliceWeights: weights.baseAddress,
-                                 weightStride: half, rotations: batch.map { $0.pose!.rotation },
-                                 translations_px: batch.map { SIMD2(-$0.pose!.shiftX_A / pixelSize_A, -$0.pose!.shiftY_A / pixelSize_A) })
+            let shifts_px = batch.map { SIMD2(-$0.pose!.shiftX_A / pixelSize_A, -$0.pose!.shiftY_A / pixelSize_A) }
+            for g in symmetry.elements {
+                backProjector.insert(slices: slices.baseAddress, sliceStride: half, sliceWeights: weights.baseAddress,
+                                     weightStride: half, rotations: batch.map { $0.pose!.rotation * g },
+                                     translations_px: shifts_px)
+            }
         }
     }
 }

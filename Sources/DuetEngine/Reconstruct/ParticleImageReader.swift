@@ -11,7 +11,7 @@ final class ParticleImageReader {
         self.set = set
     }
 
-    /// Reads the image of `particle` into `image` (`box²` floats).
+    /// Reads the image of `particle` into `image` (`box²` floats), in RELION's contrast (`Particle.imageSign`).
     func read(_ particle: Particle, box: Int, into image: UnsafeMutableBufferPointer<Float>) throws {
         let path = set.imagePath(of: particle)
         let stack: MRCFile
@@ -25,5 +25,8 @@ final class ParticleImageReader {
             throw DuetError("\(path) holds \(stack.nx)×\(stack.ny) images, expected \(box)×\(box)")
         }
         try stack.readImages(range: particle.image.index..<(particle.image.index + 1), into: image)
+        if particle.imageSign != 1 {
+            for p in image.indices { image[p] *= particle.imageSign }
+        }
     }
 }

@@ -23,7 +23,8 @@ enum RefineOutputs {
             let run = halves[half]!
             try times.measure(.backProjection) {
                 let backProjector = BackProjector(grid: grid)
-                try HalfSetBackProjection(box: box, pixelSize_A: pixelSize_A, applyCTF: true)
+                try HalfSetBackProjection(box: box, pixelSize_A: pixelSize_A, applyCTF: true,
+                                          symmetry: run.engine.symmetry)
                     .accumulate(run.posedShard(), from: set, into: backProjector)
                 try ranks.communicator.allreduceSum(backProjector.numerator.buffer)
                 try ranks.communicator.allreduceSum(backProjector.weight.buffer)
@@ -67,8 +68,9 @@ enum RefineOutputs {
                 try ParticleFile.write(unused, to: directory + "/unused_particles.star")
                 try ParticleFile.write(unused, to: directory + "/unused_particles.cs")
                 try AtomicFile.write(log.lines.joined(separator: "\n") + "\n", to: directory + "/log.txt")
+                let symmetry = halves.values.first!.engine.symmetry
                 summary = "gold-standard refinement of \(used.particles.count) particles (\(unused.particles.count) unused) "
-                    + "on \(world.size) rank(s):\n\(report.description)\noutputs in \(directory)/"
+                    + "on \(world.size) rank(s), symmetry \(symmetry):\n\(report.description)\noutputs in \(directory)/"
             }
             try writeHDF5(halves: halves, ranks: ranks, world: world, box: box, pixelSize_A: pixelSize_A,
                           halfA: halfA, halfB: halfB, fsc: fsc, log: log, path: directory + "/duet.h5")
@@ -82,6 +84,7 @@ enum RefineOutputs {
                                   pixelSize_A: Double, halfA: [Float], halfB: [Float], fsc: FSCCurve?,
                                   log: RefineLog, path: String) throws {
         var rows = [Particle](), inputIndex = [Int64](), ess = [Double](), lastIteration = [Int64]()
+        var scale = [Double](), correlation = [Double]()
         for half in ranks.halves {
             let run = halves[half]!
             for (slot, assignment) in run.engine.assignments.enumerated() {
@@ -92,6 +95,8 @@ enum RefineOutputs {
                 inputIndex.append(Int64(run.inputIndices[i]))
                 ess.append(assignment.statistics?.effectiveSampleSize ?? .nan)
                 lastIteration.append(Int64(assignment.statistics?.lastIteration ?? 0))
+                scale.append(assignment.statistics?.scale ?? .nan)
+                correlation.append(assignment.statistics?.correlation ?? .nan)
             }
         }
         let root = world.isRoot
@@ -100,6 +105,8 @@ enum RefineOutputs {
         try h5.writeColumn("particles/inputIndex", .int64(inputIndex))
         try h5.writeColumn("particles/effectiveSampleSize", .double(ess))
         try h5.writeColumn("particles/lastIteration", .int64(lastIteration))
+        try h5.writeColumn("particles/scale", .double(scale))
+        try h5.writeColumn("particles/correlation", .double(correlation))
         try h5.writeVolume("maps/half_map_A", nx: box, ny: box, nz: box, data: halfA, pixelSize_A: pixelSize_A)
         try h5.writeVolume("maps/half_map_B", nx: box, ny: box, nz: box, data: halfB, pixelSize_A: pixelSize_A)
         let curve = root ? fsc : nil
@@ -115,6 +122,7 @@ enum RefineOutputs {
             try h5.writeColumn("history/seconds_\(stage.name)", .double(entries.map { $0.stageSeconds[stage.rawValue] }))
         }
         try h5.writeAttribute("program", "duet refine")
+        try h5.writeAttribute("symmetry", halves.values.first!.engine.symmetry.name)
         try h5.close()
     }
 }

@@ -5,8 +5,10 @@ import Foundation
 /// names: `blob/path` (relative to the CryoSPARC project; a leading `>` is dropped), `blob/idx` (0-based),
 /// `blob/shape` (ny, nx), `blob/psize_A`, `ctf/*` (defocus in Å, angles in radians), `alignments3D/pose`
 /// (axis-angle, radians; its matrix is the transpose of RELION's), `alignments3D/shift` (pixels, same sign as
-/// RELION's `rlnOriginX/Y`), `alignments3D/split` (0 = half A); written only: `alignments3D/pose_ess` and Duet's
-/// `duet/last_iteration` (1-based).
+/// RELION's `rlnOriginX/Y`), `alignments3D/split` (0 = half A), `blob/sign` (the factor that brings the image to
+/// RELION's contrast, protein bright: −1 for CryoSPARC's own extractions, whose images keep the micrograph's dark
+/// protein, as the EMPIAR-10076 particles of the fixtures show; `Particle.imageSign`); written only: `alignments3D/pose_ess` and Duet's
+/// `duet/last_iteration` (1-based), `alignments3D/alpha` (per-image contrast scale) and `duet/correlation`.
 ///
 /// Writing keeps every field of a `.cs` input and updates the ones Duet owns; other inputs get the standard fields
 /// of a CryoSPARC particle export.
@@ -24,6 +26,7 @@ public enum CryosparcParticles {
         let voltage = try optional("ctf/accel_kv"), cs = try optional("ctf/cs_mm"), q0 = try optional("ctf/amp_contrast")
         let bFactor = try optional("ctf/bfactor"), scale = try optional("ctf/scale")
         let poses = try optional("alignments3D/pose"), shifts = try optional("alignments3D/shift")
+        let signs = try optional("blob/sign")
         let splits = array.contains("alignments3D/split") ? try array.ints("alignments3D/split") : nil
         let groups = array.contains("ctf/exp_group_id") ? try array.ints("ctf/exp_group_id") : nil
         let groupNumbers = Dictionary(uniqueKeysWithValues: Array(Set(groups ?? [])).sorted().enumerated().map { ($1, $0 + 1) })
@@ -66,10 +69,15 @@ public enum CryosparcParticles {
             var imagePath = paths[r]
             if imagePath.hasPrefix(">") { imagePath.removeFirst() }
             let box = shape.map { Int($0[2 * r]) }
-            particles.append(Particle(image: ImageLocation(index: indices[r], path: imagePath), pixelSize_A: pixel_A,
-                                      boxSize: box.flatMap { $0 > 0 ? $0 : nil },
-                                      opticsGroup: groups.map { groupNumbers[$0[r]]! } ?? 1,
-                                      ctf: ctf, pose: pose, halfSet: half))
+            var particle = Particle(image: ImageLocation(index: indices[r], path: imagePath), pixelSize_A: pixel_A,
+                                    boxSize: box.flatMap { $0 > 0 ? $0 : nil },
+                                    opticsGroup: groups.map { groupNumbers[$0[r]]! } ?? 1,
+                                    ctf: ctf, pose: pose, halfSet: half)
+            if let signs {
+                guard signs[r] == 1 || signs[r] == -1 else { throw fail("blob/sign must be 1 or -1, not \(signs[r])") }
+                particle.imageSign = Float(signs[r])
+            }
+            particles.append(particle)
         }
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         return ParticleSet(particles: particles, opticsGroups: [], baseDirectory: directory, source: .cryosparc(array))
@@ -111,11 +119,9 @@ public enum CryosparcParticles {
             }
             try ensureField(&array, "blob/psize_A", .float32)
             try array.setDoubles("blob/psize_A", to: pixels)
-            if !array.contains("blob/sign") {
-                // CryoSPARC marks particles imported from RELION (protein bright after RELION's inversion) with -1.
-                try array.addField("blob/sign", .float32)
-                try array.setDoubles("blob/sign", to: particles.map { _ in -1 })
-            }
+            // The factor to RELION's contrast: −1 for CryoSPARC's own (dark-protein) extractions, +1 for RELION's.
+            try ensureField(&array, "blob/sign", .float32)
+            try array.setDoubles("blob/sign", to: particles.map { Double($0.imageSign) })
             if particles.allSatisfy({ $0.ctf != nil }) { try writeCTF(&array, particles) }
             if particles.contains(where: { $0.pose != nil }) { try writePoses(&array, particles, pixels) }
             let statistics = particles.compactMap(\.poseStatistics)
@@ -124,6 +130,10 @@ public enum CryosparcParticles {
                 try array.setDoubles("alignments3D/pose_ess", to: statistics.map(\.effectiveSampleSize))
                 try ensureField(&array, "duet/last_iteration", .uint32)
                 try array.setInts("duet/last_iteration", to: statistics.map(\.lastIteration))
+                try ensureField(&array, "alignments3D/alpha", .float32)
+                try array.setDoubles("alignments3D/alpha", to: statistics.map(\.scale))
+                try ensureField(&array, "duet/correlation", .float32)
+                try array.setDoubles("duet/correlation", to: statistics.map(\.correlation))
             }
             if particles.contains(where: { $0.halfSet != nil }) {
                 try ensureField(&array, "alignments3D/split", .uint32)

@@ -122,13 +122,15 @@ extension StarParticles {
         return StarDocument(blocks: [StarBlock(name: "optics", table: optics), StarBlock(name: "particles", table: table)])
     }
 
-    /// Duet's own columns (RELION keeps unknown labels, with a warning): `rlnDuetPoseESS` and the 1-based
-    /// `rlnDuetLastIteration`, when every particle has pose statistics.
+    /// Duet's own columns (RELION keeps unknown labels, with a warning): `rlnDuetPoseESS`, the 1-based
+    /// `rlnDuetLastIteration`, `rlnDuetImageScale` and `rlnDuetCorrelation`, when every particle has pose statistics.
     private static func setPoseStatisticsColumns(_ table: inout StarTable, _ particles: [Particle]) throws {
         let statistics = particles.compactMap(\.poseStatistics)
         guard !particles.isEmpty, statistics.count == particles.count else { return }
         try table.setColumn("rlnDuetPoseESS", to: statistics.map { String(format: "%.3f", $0.effectiveSampleSize) })
         try table.setColumn("rlnDuetLastIteration", to: statistics.map { String($0.lastIteration) })
+        try table.setColumn("rlnDuetImageScale", to: statistics.map { String(format: "%.4f", $0.scale) })
+        try table.setColumn("rlnDuetCorrelation", to: statistics.map { String(format: "%.5f", $0.correlation) })
     }
 
     /// RELION's image name: 1-based index, zero-padded to 6 digits, `@`, path.

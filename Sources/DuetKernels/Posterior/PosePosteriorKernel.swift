@@ -15,6 +15,10 @@ import Foundation
 /// `kx = box/2` column, 2 otherwise, so the sum equals the sum over the full plane of a Hermitian spectrum.
 /// The Gaussian normalising constant is dropped (it is the same for every pose).
 ///
+/// With a per-image contrast scale (`PoseSearchSettings.scalePriorPrecision = κ`) the model is `X = α·C·S_t·P + n`
+/// with the prior `α ~ N(1, 1/κ)`: `LL(α) = c + α·b − α²·q − κ(α − 1)²/2` (`b`, `q` the linear and quadratic terms
+/// below), maximised per pose at `α = max(0, (b + κ)/(2q + κ))`. The pose's log-likelihood is that maximum.
+///
 /// ## Implementation
 /// Since `|S_t| = 1`, expanding the square gives
 ///
@@ -89,8 +93,12 @@ public enum PosePosteriorKernel {
                 let sliceSquares = slices + block * stride
                 let ll = UnsafeMutablePointer<Double>.allocate(capacity: block * shiftCount)
                 let quad = UnsafeMutablePointer<Double>.allocate(capacity: block)
+                // The scale of each pose (only with a scale prior).
+                let scales = UnsafeMutablePointer<Double>.allocate(capacity: block * shiftCount)
+                scales.initialize(repeating: 1, count: block * shiftCount)
                 defer {
                     halfPlane.deallocate(); slices.deallocate(); ll.deallocate(); quad.deallocate()
+                    scales.deallocate()
                 }
                 var found = [PoseCandidate]()
                 for b in blocks {
@@ -111,8 +119,17 @@ public enum PosePosteriorKernel {
                         }
                         for t in 0..<shiftCount {
                             let bt = prepared.linear(image: i, shift: t)
-                            for j in 0..<members {
-                                ll[j * shiftCount + t] = dotProduct(bt, slices + j * stride, count: stride) - quad[j]
+                            if let kappa = settings.scalePriorPrecision {
+                                for j in 0..<members {
+                                    let fit = ScaledFit(linear: dotProduct(bt, slices + j * stride, count: stride),
+                                                        quadratic: quad[j], priorPrecision: kappa)
+                                    ll[j * shiftCount + t] = fit.logLikelihood
+                                    scales[j * shiftCount + t] = fit.scale
+                                }
+                            } else {
+                                for j in 0..<members {
+                                    ll[j * shiftCount + t] = dotProduct(bt, slices + j * stride, count: stride) - quad[j]
+                                }
                             }
                         }
                         // Block statistics (relative to the image constant c, added at the end).
@@ -128,7 +145,8 @@ public enum PosePosteriorKernel {
                         for j in 0..<members {
                             for t in 0..<shiftCount where ll[j * shiftCount + t] - m >= logThreshold {
                                 found.append(PoseCandidate(image: Int32(i), rotation: Int32(rotationIndices[first + j]),
-                                                           shift: Int32(t), logLikelihood: ll[j * shiftCount + t]))
+                                                           shift: Int32(t), logLikelihood: ll[j * shiftCount + t],
+                                                           scale: Float(scales[j * shiftCount + t])))
                             }
                         }
                     }
@@ -166,7 +184,8 @@ public enum PosePosteriorKernel {
             for k in kept { keptSum += exp(k.logLikelihood - globalMax) }
             let poses = kept.map {
                 PoseWeight(rotation: Int($0.rotation), shift: Int($0.shift),
-                           weight: exp($0.logLikelihood - globalMax) / keptSum, logLikelihood: $0.logLikelihood + c)
+                           weight: exp($0.logLikelihood - globalMax) / keptSum, logLikelihood: $0.logLikelihood + c,
+                           scale: Double($0.scale))
             }
             results.append(PosePosterior(poses: poses, best: poses[0], effectiveSampleSize: z * z / z2,
                                          logEvidence: c + globalMax + log(z) - log(Double(poseCount)),
@@ -182,6 +201,22 @@ struct PoseCandidate: Sendable {
     var rotation: Int32
     var shift: Int32
     var logLikelihood: Double
+    var scale: Float
+}
+
+/// The best contrast scale of one pose, `α = max(0, (b + κ)/(2q + κ))`, and the log-likelihood there,
+/// `α·b − α²·q − κ(α − 1)²/2` (relative to the image constant `c`), for the linear term `b`, the quadratic term `q`
+/// and the prior precision `κ` of `α ~ N(1, 1/κ)`.
+struct ScaledFit {
+    let scale: Double
+    let logLikelihood: Double
+
+    @inline(__always)
+    init(linear b: Double, quadratic q: Double, priorPrecision kappa: Double) {
+        let a = max(0, (b + kappa) / (2 * q + kappa))
+        scale = a
+        logLikelihood = a * b - a * a * q - 0.5 * kappa * (a - 1) * (a - 1)
+    }
 }
 
 /// The annulus `minRadius² ≤ kx² + ky² ≤ radius²` of the centred half plane as a compact list of coefficients.

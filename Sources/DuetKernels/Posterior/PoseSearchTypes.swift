@@ -68,12 +68,18 @@ public struct PoseSearchSettings: Sendable, Equatable {
     public var relativeThreshold: Double
     /// Worker threads (default: all cores). Results do not depend on it.
     public var threads: Int?
+    /// Per-image contrast scale: nil models every image as `C·P` (scale 1); a value `κ > 0` models it as `α·C·P`
+    /// with `α` estimated at every pose (its maximum a posteriori value under the prior `α ~ N(1, 1/κ)`, `α ≥ 0`),
+    /// CryoSPARC's per-image optimal scale. The prior keeps `α` near 1 where an image carries little signal.
+    public var scalePriorPrecision: Double?
 
-    public init(radius_px: Int, minRadius_px: Double = 0, relativeThreshold: Double = 1e-4, threads: Int? = nil) {
+    public init(radius_px: Int, minRadius_px: Double = 0, relativeThreshold: Double = 1e-4, threads: Int? = nil,
+                scalePriorPrecision: Double? = nil) {
         self.radius_px = radius_px
         self.minRadius_px = minRadius_px
         self.relativeThreshold = relativeThreshold
         self.threads = threads
+        self.scalePriorPrecision = scalePriorPrecision
     }
 }
 
@@ -86,14 +92,18 @@ public struct PoseWeight: Sendable, Equatable {
     /// Posterior weight (the kept weights of an image sum to 1).
     public var weight: Double
     /// Log-likelihood `−Σ_k |X_k − CTF_k·S_t(P_R V)_k|² / (2σ²(shell k))` over the full plane within the radii
-    /// (no normalising constant of the Gaussian).
+    /// (no normalising constant of the Gaussian); with a per-image scale, at the pose's scale and with the scale's
+    /// log prior added.
     public var logLikelihood: Double
+    /// The image's contrast scale `α` at this pose (1 without `PoseSearchSettings.scalePriorPrecision`).
+    public var scale: Double
 
-    public init(rotation: Int, shift: Int, weight: Double, logLikelihood: Double) {
+    public init(rotation: Int, shift: Int, weight: Double, logLikelihood: Double, scale: Double = 1) {
         self.rotation = rotation
         self.shift = shift
         self.weight = weight
         self.logLikelihood = logLikelihood
+        self.scale = scale
     }
 }
 

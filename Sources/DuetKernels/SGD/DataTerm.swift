@@ -1,32 +1,35 @@
 import DuetCore
 
 /// A particle pose with its posterior weight, as the SGD data term uses it: rotation, in-plane shift in pixels (the
-/// `translation_px` convention of `FourierVolume.project`) and weight.
+/// `translation_px` convention of `FourierVolume.project`), weight, and the image's contrast scale at that pose (the
+/// image is modelled as `scale · CTF · projection`).
 public struct WeightedPose: Sendable {
     public var rotation: Rotation
     public var shift_px: SIMD2<Double>
     public var weight: Double
+    public var scale: Double
 
-    public init(rotation: Rotation, shift_px: SIMD2<Double>, weight: Double) {
+    public init(rotation: Rotation, shift_px: SIMD2<Double>, weight: Double, scale: Double = 1) {
         self.rotation = rotation
         self.shift_px = shift_px
         self.weight = weight
+        self.scale = scale
     }
 }
 
 /// The data term of the ab-initio objective for a minibatch at fixed, posterior-weighted poses (DESIGN.md §2):
 ///
-///     L(V) = Σ_i Σ_p w_ip Σ_k f_k |C_ik · (S_t P_R V)_k − X_ik|² / (2 σ²(shell k))
+///     L(V) = Σ_i Σ_p w_ip Σ_k f_k |α_ip C_ik · (S_t P_R V)_k − X_ik|² / (2 σ²(shell k))
 ///
-/// over the centred half-plane coefficients `k` with `|k| ≤ radius_px` (`f_k` the Friedel weight: 1 on the `kx = 0`
+/// (`α_ip` the image's contrast scale at pose `p`, `WeightedPose.scale`) over the centred half-plane coefficients `k` with `|k| ≤ radius_px` (`f_k` the Friedel weight: 1 on the `kx = 0`
 /// column and, for even boxes, the Nyquist column, else 2, so the sum equals the full-plane sum), `C` the CTF,
 /// `S_t P_R` the shifted projection of `FourierVolume.project` and `σ²` the per-shell noise variance of each of the
 /// real and imaginary parts.
 ///
 /// Its gradient with respect to the stored volume coefficients (real and imaginary parts, the real inner product
 /// under which `BackProjector.insert` is the adjoint of `project`) is the back-projection of
-/// `w f C (C S_t P_R V − X)/σ²`; the diagonal curvature used as preconditioner is the back-projection of
-/// `w f C²/σ²`.
+/// `w f αC (αC S_t P_R V − X)/σ²`; the diagonal curvature used as preconditioner is the back-projection of
+/// `w f α²C²/σ²`. An image whose scale is near 0 (empty ice, junk that fits no pose) pulls the map only weakly.
 public enum DataTerm {
     /// `L(V)` in double precision.
     public static func objective(volume: FourierVolume, images: PoseImageBatch, poses: [[WeightedPose]],
@@ -41,9 +44,10 @@ public enum DataTerm {
                 volume.project(rotation: pose.rotation, translation_px: pose.shift_px, radius_px: radius_px,
                                into: slice.baseAddress)
                 var sum = 0.0
+                let scale = Float(pose.scale)
                 for n in 0..<layout.count {
                     let k = Int(layout.halfPlaneIndex[n])
-                    let residual = SIMD2<Double>(slice[k] * c[k] - x[k])
+                    let residual = SIMD2<Double>(slice[k] * (scale * c[k]) - x[k])
                     sum += Double(layout.friedel[n]) * (residual * residual).sum()
                         / (2 * noiseVariance[Int(layout.shell[n])])
                 }
@@ -53,8 +57,8 @@ public enum DataTerm {
         return total
     }
 
-    /// The gradient and curvature slices of `L`: for every pose of every image, `w f C (C S_t P_R V − X)/σ²` and
-    /// `w f C²/σ²` on the image half-plane (zero outside `radius_px`), to be back-projected at the pose. Poses are
+    /// The gradient and curvature slices of `L`: for every pose of every image, `w f αC (αC S_t P_R V − X)/σ²` and
+    /// `w f α²C²/σ²` on the image half-plane (zero outside `radius_px`), to be back-projected at the pose. Poses are
     /// projected and weighted in parallel on `threads` workers; each slice depends only on its own image and pose.
     public static func gradientSlices(volume: FourierVolume, images: PoseImageBatch, poses: [[WeightedPose]],
                                       noiseVariance: [Double], radius_px: Int, threads: Int? = nil) -> GradientSlices {
@@ -76,13 +80,13 @@ public enum DataTerm {
                 let x = spectra + image * stride, c = ctfs + image * stride
                 let slice = sliceBase + e * stride, curvature = curvatureBase + e * stride
                 // Coefficients outside the radius stay zero: `project` zeroed them and they are not visited.
-                let weight = Float(pose.weight)
+                let weight = Float(pose.weight), contrast = Float(pose.scale)
                 var m: Float = 0
                 for n in 0..<layout.count {
                     let k = Int(layout.halfPlaneIndex[n])
-                    let scale = weight * scales[n]
-                    slice[k] = scale * c[k] * (slice[k] * c[k] - x[k])
-                    curvature[k] = scale * c[k] * c[k]
+                    let scale = weight * scales[n], ctf = contrast * c[k]
+                    slice[k] = scale * ctf * (slice[k] * ctf - x[k])
+                    curvature[k] = scale * ctf * ctf
                     m = max(m, abs(slice[k].x), abs(slice[k].y), curvature[k])
                 }
                 largest[e] = m
