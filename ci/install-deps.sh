@@ -25,8 +25,9 @@ if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
 apt_retry $SUDO apt-get update -qq
 apt_retry $SUDO apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 
-oracles=(numpy scipy mrcfile starfile h5py cryosparc-tools)
-imports="import numpy, scipy, mrcfile, starfile, h5py, cryosparc.dataset"
+# gemmi and pandas: the simulated sets of ../shared/bench (ci/messy-check.sh).
+oracles=(numpy scipy mrcfile starfile h5py cryosparc-tools gemmi pandas)
+imports="import numpy, scipy, mrcfile, starfile, h5py, cryosparc.dataset, gemmi, pandas"
 if ! python3 -c "$imports" 2>/dev/null; then
     # Debian's own Python refuses system-wide installs unless told (PEP 668).
     python3 -m pip install -q --root-user-action=ignore --disable-pip-version-check "${oracles[@]}" \

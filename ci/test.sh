@@ -13,6 +13,8 @@ bash ci/cmake-build.sh
 bash ci/abinit-convergence.sh build-cmake/duet
 # Slow checks of `duet refine` (rank counts, resume, half-set independence, SIGTERM) on the same binary.
 bash ci/refine-checks.sh build-cmake/duet
+# A short refine on a small messy stack (real-micrograph noise, junk, offsets), scored against the truth.
+bash ci/messy-check.sh build-cmake/duet
 # The slurm/ scripts under a real SLURM of 3 namespace nodes: multi-node maps, capped links, faults, requeue.
 bash ci/slurm-checks.sh build-cmake/duet
 swift build --build-tests

@@ -26,12 +26,16 @@ struct ReconstructCommand: ParsableCommand {
     @Flag(help: "Split into halves at random even if the input has a split.")
     var resplit = false
 
+    @Option(help: "Point group of the particle, RELION's names and axes: C1, Cn, Dn, T, O or I.")
+    var symmetry = "C1"
+
     func run() throws {
         var configuration = Reconstruction.Configuration(particlesPath: particles, outputDirectory: out)
         configuration.pixelSize_A = pixelSize_A
         configuration.applyCTF = !noCtf
         configuration.seed = seed
         configuration.resplit = resplit
+        configuration.symmetry = symmetry
         if let summary = try Reconstruction.run(configuration, communicator: MPICommunicator.world()) {
             print(summary)
         }

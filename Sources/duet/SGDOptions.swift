@@ -20,7 +20,7 @@ struct SGDOptions: ParsableArguments {
 
     @Option(help: "Minibatch size before --minibatch-switch.")
     var initialMinibatch: Int = defaults.initialMinibatch
-    @Option(help: "Minibatch size after the switch.")
+    @Option(help: "Minibatch size after the switch; 0: CryoSPARC's autotune, 1000 for particles under 150 Å or groups T, O, I, else 300.")
     var finalMinibatch: Int = defaults.finalMinibatch
     @Option(help: "Iteration at which the minibatch grows.")
     var minibatchSwitch: Int = defaults.minibatchSwitchIteration

@@ -117,4 +117,37 @@ final class ReconstructTests: XCTestCase {
                                                       back], needs: "python3 with numpy")
         XCTAssertEqual(written.stdout, "[-1.0]\n", written.stderr)
     }
+
+    /// `--symmetry C4`: every image goes in at its four equivalent rotations, so the map is invariant under RELION's
+    /// C4 operators (checked with scipy, independently of Duet's resampling); without it, it is not.
+    func testReconstructionWithSymmetryIsSymmetric() throws {
+        let directory = try CommandRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let truth = try simulate(into: directory, count: 60, extra: ["--no-noise"])
+        for symmetry in ["C4", "C1"] {
+            let out = directory.appendingPathComponent("rec-" + symmetry).path
+            let result = try CommandRunner.duet(["reconstruct", truth, "--out", out, "--symmetry", symmetry])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            let check = try CommandRunner.pythonOutput(["-c", """
+                import mrcfile, numpy as np, sys
+                from scipy import ndimage
+                v = mrcfile.read(sys.argv[1]).astype(float)
+                n = v.shape[0]; c = np.full(3, n // 2, float)
+                R = np.array([[0., -1, 0], [1, 0, 0], [0, 0, 1]])   # 90 degrees about z (x, y, z)
+                M = np.eye(3)[::-1] @ R @ np.eye(3)[::-1]           # the same on (z, y, x) indices
+                w = ndimage.affine_transform(v, M, offset=c - M @ c, order=1)
+                print(f"{np.corrcoef(v.ravel(), w.ravel())[0, 1]:.4f}")
+                """, out + "/map.mrc"], needs: "python3 with numpy, scipy and mrcfile")
+            let correlation = Double(check.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -2
+            if symmetry == "C4" {
+                XCTAssertGreaterThan(correlation, 0.99, check.stderr)
+            } else {
+                XCTAssertLessThan(correlation, 0.9, check.stderr)
+            }
+        }
+        let bad = try CommandRunner.duet(["reconstruct", truth, "--out", directory.appendingPathComponent("bad").path,
+                                          "--symmetry", "C0"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.hasPrefix("duet: error: --symmetry"), bad.stderr)
+    }
 }

@@ -11,7 +11,8 @@ public struct AbinitConfiguration: Sendable, Codable, Equatable {
     public var initialIterations = 200
     /// Iterations at the maximum resolution (CryoSPARC "Number of final iterations").
     public var finalIterations = 300
-    /// Images per minibatch before and after `minibatchSwitchIteration` (CryoSPARC 90 / 300).
+    /// Images per minibatch before and after `minibatchSwitchIteration` (CryoSPARC 90 / 300). A final minibatch of
+    /// 0 is CryoSPARC's autotune (`finalMinibatch(diameter_A:symmetryOrder:)`).
     public var initialMinibatch = 90
     public var finalMinibatch = 300
     public var minibatchSwitchIteration = 300
@@ -64,6 +65,16 @@ public struct AbinitConfiguration: Sendable, Codable, Equatable {
         particleDiameter_A.map { $0 / pixelSize_A } ?? 0.9 * Double(box)
     }
 
+    /// Diameter below which a particle counts as small for the minibatch autotune, Å.
+    public static let smallParticleDiameter_A = 150.0
+
+    /// The final minibatch: `finalMinibatch`, or for 0 CryoSPARC's autotune, 1000 images for a small particle
+    /// (diameter below `smallParticleDiameter_A`) or a high-order group (T, O, I: order ≥ 12), 300 otherwise.
+    public func finalMinibatch(diameter_A: Double, symmetryOrder: Int) -> Int {
+        guard finalMinibatch == 0 else { return finalMinibatch }
+        return diameter_A < Self.smallParticleDiameter_A || symmetryOrder >= 12 ? 1000 : 300
+    }
+
     /// The largest shift searched, pixels: `maxShift_px` or 10 % of the box (at least 3).
     public func maxShift_px(box: Int) -> Int {
         maxShift_px ?? max(3, Int((0.1 * Double(box)).rounded()))
@@ -77,6 +88,7 @@ public struct AbinitConfiguration: Sendable, Codable, Equatable {
 
     /// Throws a one-line error naming the first option that is out of range.
     public func validate() throws {
+        guard finalMinibatch >= 0 else { throw DuetError("--final-minibatch must be ≥ 0 (0: autotune)") }
         if let maxShift_px { guard maxShift_px >= 0 else { throw DuetError("--max-shift must be ≥ 0 pixels") } }
         if let r = minimumAlignmentResolution_A {
             guard r.isFinite && r > 0 else { throw DuetError("--min-align-resolution must be a resolution > 0 Å") }

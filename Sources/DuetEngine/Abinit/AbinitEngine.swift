@@ -68,6 +68,8 @@ final class AbinitEngine {
     /// The pose search's high-pass radius (image Fourier pixels).
     private let minAlignmentRadius_px: Double
     let symmetry: SymmetryGroup
+    /// Images per minibatch after the switch (`AbinitConfiguration.finalMinibatch(diameter_A:symmetryOrder:)`).
+    let finalMinibatch: Int
 
     /// - Parameters:
     ///   - particleCount: particles in the whole set (over all ranks).
@@ -84,6 +86,8 @@ final class AbinitEngine {
         diameter_px = configuration.particleDiameter_px(box: box, pixelSize_A: data.pixelSize_A)
         minAlignmentRadius_px = configuration.minimumAlignmentRadius_px(box: box, pixelSize_A: data.pixelSize_A)
         symmetry = try configuration.symmetryGroup()
+        finalMinibatch = configuration.finalMinibatch(diameter_A: diameter_px * data.pixelSize_A,
+                                                      symmetryOrder: symmetry.order)
         let nyquistRadius = box / 2 - 1
         maxRadius_px = configuration.maximumResolution_A.map {
             min(nyquistRadius, Int((Double(box) * data.pixelSize_A / $0).rounded()))
@@ -110,7 +114,7 @@ final class AbinitEngine {
         let t = iteration
         let r = radius(iteration: t)
         let size = min(shard.particleCount,
-                       t < configuration.minibatchSwitchIteration ? configuration.initialMinibatch : configuration.finalMinibatch)
+                       t < configuration.minibatchSwitchIteration ? configuration.initialMinibatch : finalMinibatch)
         for i in 0..<size {
             order.swapAt(i, i + Int(generator.next() % UInt64(shard.particleCount - i)))
         }

@@ -21,6 +21,9 @@ public enum Reconstruction {
         /// Random split seed, used when the input has no half-set split (or `resplit` is set).
         public var seed: UInt64 = 1
         public var resplit = false
+        /// The particle's point group, RELION's name (`SymmetryGroup`): every image goes in at its |G| equivalent
+        /// rotations, as `relion_reconstruct --sym` does.
+        public var symmetry = "C1"
 
         public init(particlesPath: String, outputDirectory: String) {
             self.particlesPath = particlesPath
@@ -30,13 +33,16 @@ public enum Reconstruction {
 
     /// Runs the reconstruction (collective over `communicator`); returns the summary on rank 0, nil elsewhere.
     public static func run(_ c: Configuration, communicator: Communicator) throws -> String? {
+        let symmetry: SymmetryGroup
+        do { symmetry = try SymmetryGroup(c.symmetry) } catch { throw DuetError("--symmetry: \(error)") }
         var set = try ParticleFile.read(c.particlesPath, pixelSize_A: c.pixelSize_A)
         set.fillMissingBoxSizesFromStacks()
         let (box, pixelSize_A) = try validate(set, path: c.particlesPath)
         assignHalves(&set, seed: c.seed, resplit: c.resplit)
 
         let grid = FourierGrid(box: box)
-        let backProjection = HalfSetBackProjection(box: box, pixelSize_A: pixelSize_A, applyCTF: c.applyCTF)
+        let backProjection = HalfSetBackProjection(box: box, pixelSize_A: pixelSize_A, applyCTF: c.applyCTF,
+                                                   symmetry: symmetry)
         var sums: [BackProjector] = []
         for half in HalfSet.allCases {
             let mine = set.particles.enumerated().filter { $0.offset % communicator.size == communicator.rank && $0.element.halfSet == half }
