@@ -16,7 +16,8 @@ import Foundation
 /// as the coarse radius allows (a fifth of a period at `coarseRadius_px`), so a search tied to the box costs a few
 /// times a ±3 px search, not in proportion to the area; the first local level covers the gap between grid points.
 /// Every level ignores the coefficients below `minRadius_px` (the minimum alignment resolution, at most half the
-/// coarse radius; 1 ignores the DC term alone), and with `scalePriorPrecision` each pose carries the image's best contrast scale (`PosePosteriorKernel`).
+/// coarse radius; 1 ignores the DC term alone), and with `scalePriorPrecision` each pose carries the image's best
+/// contrast scale (`PosePosteriorKernel`).
 struct CoarseToFineSearch {
     /// Angular step (degrees) the current resolution needs: one Fourier pixel of arc at the particle's edge.
     let neededStep_deg: Double
