@@ -128,16 +128,8 @@ final class ReconstructTests: XCTestCase {
             let out = directory.appendingPathComponent("rec-" + symmetry).path
             let result = try CommandRunner.duet(["reconstruct", truth, "--out", out, "--symmetry", symmetry])
             XCTAssertEqual(result.status, 0, result.stderr)
-            let check = try CommandRunner.pythonOutput(["-c", """
-                import mrcfile, numpy as np, sys
-                from scipy import ndimage
-                v = mrcfile.read(sys.argv[1]).astype(float)
-                n = v.shape[0]; c = np.full(3, n // 2, float)
-                R = np.array([[0., -1, 0], [1, 0, 0], [0, 0, 1]])   # 90 degrees about z (x, y, z)
-                M = np.eye(3)[::-1] @ R @ np.eye(3)[::-1]           # the same on (z, y, x) indices
-                w = ndimage.affine_transform(v, M, offset=c - M @ c, order=1)
-                print(f"{np.corrcoef(v.ravel(), w.ravel())[0, 1]:.4f}")
-                """, out + "/map.mrc"], needs: "python3 with numpy, scipy and mrcfile")
+            let check = try CommandRunner.pythonOutput([CommandRunner.oraclePath("c4_self_correlation.py"),
+                                                        out + "/map.mrc"], needs: "python3 with numpy, scipy and mrcfile")
             let correlation = Double(check.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -2
             if symmetry == "C4" {
                 XCTAssertGreaterThan(correlation, 0.99, check.stderr)

@@ -231,6 +231,7 @@ final class PosteriorTests: XCTestCase {
         let result = PosePosteriorKernel.posteriors(volume: problem.volume, images: batch, rotations: problem.rotations,
                                                     shifts_px: problem.shifts, noiseVariance: sigma2, settings: settings)
         let projection = AlignedBuffer<SIMD2<Float>>(count: batch.complexCount)
+        let quality = PoseQuality(box: problem.box, radius_px: 10, minRadius_px: 1, noiseVariance: sigma2)
         for (i, pose) in truth.enumerated() {
             XCTAssertEqual(result[i].best.rotation, pose.rotation, "image \(i)")
             XCTAssertEqual(result[i].best.shift, pose.shift, "image \(i)")
@@ -238,15 +239,15 @@ final class PosteriorTests: XCTestCase {
             XCTAssertEqual(result[i].best.logLikelihood, 0, accuracy: 1e-2)
             problem.volume.project(rotation: problem.rotations[pose.rotation], translation_px: problem.shifts[pose.shift],
                                    into: projection.baseAddress)
-            let rho = PoseQuality.normalisedCorrelation(
+            let rho = quality.normalisedCorrelation(
                 image: batch.spectra.baseAddress + i * batch.complexCount, ctf: batch.ctfs.baseAddress + i * batch.complexCount,
-                projection: projection.baseAddress, box: problem.box, radius_px: 10, minRadius_px: 1, noiseVariance: sigma2)
+                projection: projection.baseAddress)
             XCTAssertEqual(rho, 1, accuracy: 1e-4, "image \(i)")
         }
         XCTAssertLessThan(result[3].best.scale, 1e-3)
-        let rhoEmpty = PoseQuality.normalisedCorrelation(
+        let rhoEmpty = quality.normalisedCorrelation(
             image: batch.spectra.baseAddress + 3 * batch.complexCount, ctf: batch.ctfs.baseAddress + 2 * batch.complexCount,
-            projection: projection.baseAddress, box: problem.box, radius_px: 10, minRadius_px: 1, noiseVariance: sigma2)
+            projection: projection.baseAddress)
         XCTAssertEqual(rhoEmpty, 0)
         // Without the scale the image of scale 0.6 no longer fits exactly.
         let fixed = PosePosteriorKernel.posteriors(volume: problem.volume, images: batch, rotations: problem.rotations,

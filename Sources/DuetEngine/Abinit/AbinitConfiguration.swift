@@ -104,7 +104,7 @@ public struct AbinitConfiguration: Sendable, Codable, Equatable {
 
     /// The point group `symmetry` names (throws a one-line error for an unknown name).
     public func symmetryGroup() throws -> SymmetryGroup {
-        do { return try SymmetryGroup(symmetry) } catch { throw DuetError("--symmetry: \(error)") }
+        try SymmetryGroup(option: symmetry)
     }
 
     /// Total number of iterations.

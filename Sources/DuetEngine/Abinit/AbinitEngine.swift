@@ -228,13 +228,14 @@ final class AbinitEngine {
     /// pose search.
     private func correlationsAtBestPoses(batch: PoseImageBatch, poses: [[WeightedPose]], radius_px r: Int) -> [Double] {
         let slice = AlignedBuffer<SIMD2<Float>>(count: data.complexCount)
+        let quality = PoseQuality(box: data.box, radius_px: r, minRadius_px: min(minAlignmentRadius_px, Double(r) / 2),
+                                  noiseVariance: noise.variance)
         return poses.enumerated().map { slot, imagePoses in
             guard let best = imagePoses.first else { return 0 }
             volume.project(rotation: best.rotation, translation_px: best.shift_px, radius_px: r, into: slice.baseAddress)
-            return PoseQuality.normalisedCorrelation(
-                image: batch.spectra.baseAddress + slot * data.complexCount,
-                ctf: batch.ctfs.baseAddress + slot * data.complexCount, projection: slice.baseAddress, box: data.box,
-                radius_px: r, minRadius_px: min(minAlignmentRadius_px, Double(r) / 2), noiseVariance: noise.variance)
+            return quality.normalisedCorrelation(image: batch.spectra.baseAddress + slot * data.complexCount,
+                                                 ctf: batch.ctfs.baseAddress + slot * data.complexCount,
+                                                 projection: slice.baseAddress)
         }
     }
 

@@ -33,8 +33,7 @@ public enum Reconstruction {
 
     /// Runs the reconstruction (collective over `communicator`); returns the summary on rank 0, nil elsewhere.
     public static func run(_ c: Configuration, communicator: Communicator) throws -> String? {
-        let symmetry: SymmetryGroup
-        do { symmetry = try SymmetryGroup(c.symmetry) } catch { throw DuetError("--symmetry: \(error)") }
+        let symmetry = try SymmetryGroup(option: c.symmetry)
         var set = try ParticleFile.read(c.particlesPath, pixelSize_A: c.pixelSize_A)
         set.fillMissingBoxSizesFromStacks()
         let (box, pixelSize_A) = try validate(set, path: c.particlesPath)

@@ -7,8 +7,9 @@ import Foundation
 /// (axis-angle, radians; its matrix is the transpose of RELION's), `alignments3D/shift` (pixels, same sign as
 /// RELION's `rlnOriginX/Y`), `alignments3D/split` (0 = half A), `blob/sign` (the factor that brings the image to
 /// RELION's contrast, protein bright: −1 for CryoSPARC's own extractions, whose images keep the micrograph's dark
-/// protein, as the EMPIAR-10076 particles of the fixtures show; `Particle.imageSign`); written only: `alignments3D/pose_ess` and Duet's
-/// `duet/last_iteration` (1-based), `alignments3D/alpha` (per-image contrast scale) and `duet/correlation`.
+/// protein, as the EMPIAR-10076 particles of the fixtures show; `Particle.imageSign`); written only:
+/// `alignments3D/pose_ess` and Duet's `duet/last_iteration` (1-based), `alignments3D/alpha` (per-image contrast
+/// scale) and `duet/correlation`.
 ///
 /// Writing keeps every field of a `.cs` input and updates the ones Duet owns; other inputs get the standard fields
 /// of a CryoSPARC particle export.

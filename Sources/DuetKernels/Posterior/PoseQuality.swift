@@ -6,17 +6,25 @@
 ///     ρ = Σ w Re(conj(C·S_t·P) · X) / √(Σ w |C·P|² · Σ w |X|²)
 ///
 /// Independent of the image's contrast scale; about 0 for empty ice, highest for particles that fit the map well.
-public enum PoseQuality {
+/// Made once per radius and noise model (the coefficient list and weights), then evaluated per image.
+public struct PoseQuality {
+    private let layout: AnnulusLayout
+    /// `f_k/σ²(shell k)` per coefficient of `layout`.
+    private let weights: [Double]
+
+    public init(box: Int, radius_px: Int, minRadius_px: Double, noiseVariance: [Double]) {
+        let layout = AnnulusLayout(box: box, radius: radius_px, minRadius: minRadius_px)
+        self.layout = layout
+        weights = layout.shell.indices.map { Double(layout.friedel[$0]) / noiseVariance[Int(layout.shell[$0])] }
+    }
+
     /// `ρ` for `image` and `ctf` (half planes of `box` rows of `box/2 + 1`) against `projection`, the slice at the
     /// pose with its shift already applied (`FourierVolume.project(rotation:translation_px:...)`).
-    public static func normalisedCorrelation(image: UnsafePointer<SIMD2<Float>>, ctf: UnsafePointer<Float>,
-                                             projection: UnsafePointer<SIMD2<Float>>, box: Int, radius_px: Int,
-                                             minRadius_px: Double, noiseVariance: [Double]) -> Double {
-        let layout = AnnulusLayout(box: box, radius: radius_px, minRadius: minRadius_px)
+    public func normalisedCorrelation(image: UnsafePointer<SIMD2<Float>>, ctf: UnsafePointer<Float>,
+                                      projection: UnsafePointer<SIMD2<Float>>) -> Double {
         var cross = 0.0, model = 0.0, data = 0.0
         for n in 0..<layout.count {
-            let k = Int(layout.halfPlaneIndex[n])
-            let w = Double(layout.friedel[n]) / noiseVariance[Int(layout.shell[n])]
+            let k = Int(layout.halfPlaneIndex[n]), w = weights[n]
             let x = SIMD2<Double>(image[k]), m = SIMD2<Double>(projection[k]) * Double(ctf[k])
             cross += w * (x * m).sum()
             model += w * (m * m).sum()
