@@ -33,6 +33,9 @@ struct RefineCommand: ParsableCommand {
     @Option(help: "Write a checkpoint every this many iterations (0: only on SIGTERM).")
     var checkpointEvery: Int = defaults.checkpointInterval
 
+    @Option(help: "Rounds after the SGD in which each half is reconstructed from its own particles, filtered by its own FSC and every pose searched again (the first over all poses, later ones near the current pose), ≥ 0.")
+    var refinementRounds: Int = defaults.refinementRounds
+
     @OptionGroup var sgd: SGDOptions
 
     func validate() throws {
@@ -49,6 +52,7 @@ struct RefineCommand: ParsableCommand {
         c.resplit = resplit
         c.alignmentInterval = alignEvery
         c.checkpointInterval = checkpointEvery
+        c.refinementRounds = refinementRounds
         let progress = ProgressDisplay()
         let summary = try RefineJob.run(c, resume: resumeDirectory != nil, world: MPICommunicator.world(),
                                         progress: progress.show)

@@ -32,10 +32,16 @@ struct SGDOptions: ParsableArguments {
     @Option(help: "Learning rate afterwards.")
     var learningRate: Double = defaults.learningRate
 
-    @Option(help: "Starting noise σ as a multiple of the images' own power per shell.")
-    var noiseInitialSigmaScale: Double = defaults.noiseInitialSigmaScale
-    @Option(help: "Weight of the previous noise estimate against a minibatch's residuals, in Fourier coefficients per shell.")
-    var noisePriorWeight: Double = defaults.noisePriorWeight
+    @Option(help: "Starting noise σ as a multiple of the images' own power per shell, > 0, or auto: tuned to --target-ess-fraction (CryoSPARC's default).")
+    var noiseInitialSigmaScale = SigmaScaleArgument(value: defaults.noiseInitialSigmaScale)
+    @Option(name: .customLong("target-ess-fraction"),
+            help: "Fraction of the global poses the first posteriors spread over when the starting noise σ is tuned, in (0, 1) (CryoSPARC's Target 3D ESS fraction).")
+    var targetESSFraction: Double = defaults.targetESSFraction
+    @Option(name: .customLong("noise-priorw"),
+            help: "Weight of the previous noise estimate against a minibatch's residuals, in images, ≥ 0 (CryoSPARC's Noise priorw).")
+    var noisePriorWeight_images: Double = defaults.noisePriorWeight_images
+    @Option(help: "Noise model: symmetric (one σ² per Fourier shell) or white (one σ²).")
+    var noiseModel: NoiseModelKind = defaults.noiseModel
 
     @Option(name: .customLong("diameter"), help: "Particle diameter, Å (default 90 % of the box).")
     var particleDiameter_A: Double?
@@ -82,8 +88,10 @@ struct SGDOptions: ParsableArguments {
         c.initialLearningRate = initialLearningRate
         c.highLearningRateIterations = highLrIterations
         c.learningRate = learningRate
-        c.noiseInitialSigmaScale = noiseInitialSigmaScale
-        c.noisePriorWeight = noisePriorWeight
+        c.noiseInitialSigmaScale = noiseInitialSigmaScale.value
+        c.targetESSFraction = targetESSFraction
+        c.noisePriorWeight_images = noisePriorWeight_images
+        c.noiseModel = noiseModel
         c.particleDiameter_A = particleDiameter_A
         c.maxShift_px = maxShift
         c.minimumAlignmentResolution_A = minimumAlignmentResolution_A
@@ -96,4 +104,21 @@ struct SGDOptions: ParsableArguments {
         c.threads = threads
         return c
     }
+}
+
+extension NoiseModelKind: ExpressibleByArgument {}
+
+/// `--noise-initial-sigma-scale`: a number, or `auto` (nil: tuned to the target ESS fraction).
+struct SigmaScaleArgument: ExpressibleByArgument {
+    var value: Double?
+
+    init(value: Double?) { self.value = value }
+
+    init?(argument: String) {
+        if argument == "auto" { value = nil; return }
+        guard let number = Double(argument) else { return nil }
+        value = number
+    }
+
+    var defaultValueDescription: String { value.map { String($0) } ?? "auto" }
 }

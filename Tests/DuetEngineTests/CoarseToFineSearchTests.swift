@@ -101,4 +101,25 @@ final class CoarseToFineSearchTests: XCTestCase {
         XCTAssertGreaterThan(nearTruth + nearTwin, 0.95)
         XCTAssertLessThan(min(massNear(truth, modes: 1), massNear(twin, modes: 1)), 0.01)
     }
+
+    /// A local search from a pose a few needed steps off (rotation) and 1 px off (shift) lands within one needed
+    /// step of the true pose; one started 90° off stays far from it (its levels reach about 7 needed steps).
+    func testLocalSearchRecoversANearbyPoseOnly() {
+        let volume = FourierVolume(map: Self.blobMap([[4, 0, 0], [-3, 5, 1], [0, -2, 6]]), grid: FourierGrid(box: Self.box))
+        let truth = Rotation(axisAngle: [0.3, -0.2, 0.5])
+        let image = Self.image(of: volume, at: truth)
+        let noise = [Double](repeating: 20, count: Self.box)
+        let search = CoarseToFineSearch(box: Self.box, diameter_px: 28, radius_px: 12, coarseRadius_px: 8,
+                                        maxShift_px: 3, minRadius_px: 0, scalePriorPrecision: nil, maxModes: 2,
+                                        threads: nil)
+        let step = search.neededStep_deg * .pi / 180
+        func best(from start: Rotation, shift_px: SIMD2<Double>) -> WeightedPose {
+            search.searchLocally(volume: volume, batch: image, around: [(start, shift_px)], noiseVariance: noise)[0].poses[0]
+        }
+        let near = best(from: Rotation(axisAngle: [0, 2.5 * step, 0]) * truth, shift_px: [1, 0])
+        XCTAssertLessThan(near.rotation.angularDistance_rad(to: truth), step)
+        XCTAssertEqual(near.shift_px, .zero)
+        let far = best(from: Rotation(axisAngle: [0, 0, 90 * .pi / 180]) * truth, shift_px: .zero)
+        XCTAssertGreaterThan(far.rotation.angularDistance_rad(to: truth), 30 * .pi / 180)
+    }
 }

@@ -21,11 +21,18 @@ public struct AbinitConfiguration: Sendable, Codable, Equatable {
     public var initialLearningRate = 0.4
     public var highLearningRateIterations = 100
     public var learningRate = 0.1
-    /// Weight, in coefficients, of the previous noise estimate against a minibatch's residuals.
-    public var noisePriorWeight = 5_000.0
+    /// CryoSPARC's noise model: one σ² per shell (`symmetric`, the default) or one for all (`white`).
+    public var noiseModel = NoiseModelKind.symmetric
+    /// Weight of the previous noise estimate against a minibatch's residuals, in images (CryoSPARC "Noise
+    /// priorw", 50).
+    public var noisePriorWeight_images = 50.0
     /// The starting σ of the noise model as a multiple of the images' own power per shell (CryoSPARC "Noise
-    /// initial sigma-scale"): above 1, the first posteriors are broad.
-    public var noiseInitialSigmaScale = 3.0
+    /// initial sigma-scale"): above 1, the first posteriors are broad. nil (CryoSPARC's default, not Duet's): tuned
+    /// so that the first posteriors spread over `targetESSFraction` of the global pose grid (`NoiseScaleTuning`).
+    /// Duet keeps 3, which converged more often in the README's measurements.
+    public var noiseInitialSigmaScale: Double? = 3
+    /// CryoSPARC's "Target 3D ESS fraction" (0.011).
+    public var targetESSFraction = 0.011
     /// Particle diameter in Å (nil: 90 % of the box). Sets the background circle and the real-space window.
     public var particleDiameter_A: Double?
     /// Fourier radius (pixels) up to which the global rotation grid is scored; the local refinement around each
@@ -98,8 +105,15 @@ public struct AbinitConfiguration: Sendable, Codable, Equatable {
             throw DuetError("--per-image-scale-sigma must be > 0")
         }
         guard poseSearchModes >= 1 else { throw DuetError("--pose-search-modes must be at least 1") }
-        guard noiseInitialSigmaScale > 0 else { throw DuetError("--noise-initial-sigma-scale must be > 0") }
-        guard noisePriorWeight >= 0 else { throw DuetError("--noise-prior-weight must be ≥ 0") }
+        if let scale = noiseInitialSigmaScale {
+            guard scale.isFinite && scale > 0 else { throw DuetError("--noise-initial-sigma-scale must be > 0") }
+        }
+        guard targetESSFraction > 0 && targetESSFraction < 1 else {
+            throw DuetError("--target-ess-fraction must be between 0 and 1")
+        }
+        guard noisePriorWeight_images.isFinite && noisePriorWeight_images >= 0 else {
+            throw DuetError("--noise-priorw must be ≥ 0 images")
+        }
     }
 
     /// The point group `symmetry` names (throws a one-line error for an unknown name).
@@ -109,4 +123,12 @@ public struct AbinitConfiguration: Sendable, Codable, Equatable {
 
     /// Total number of iterations.
     public var iterations: Int { initialIterations + finalIterations }
+}
+
+/// CryoSPARC's choice of noise model for pose inference (`NoiseModel`).
+public enum NoiseModelKind: String, Sendable, Codable, CaseIterable {
+    /// One σ² for every Fourier shell.
+    case white
+    /// One σ² per Fourier shell: coloured noise, radially symmetric.
+    case symmetric
 }

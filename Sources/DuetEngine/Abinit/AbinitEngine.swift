@@ -68,6 +68,8 @@ final class AbinitEngine {
     /// The pose search's high-pass radius (image Fourier pixels).
     private let minAlignmentRadius_px: Double
     let symmetry: SymmetryGroup
+    /// The starting noise σ as a multiple of the images' own power: `noiseInitialSigmaScale` or its tuned value.
+    private(set) var initialSigmaScale = 1.0
     /// Images per minibatch after the switch (`AbinitConfiguration.finalMinibatch(diameter_A:symmetryOrder:)`).
     let finalMinibatch: Int
 
@@ -96,10 +98,26 @@ final class AbinitEngine {
         assignments = Array(repeating: .unseen, count: data.particles.count)
         order = Array(0..<shard.particleCount)
         noise = try NoiseModel(particles: data, shard: shard, sampleCount: min(shard.particleCount, 500),
-                               sigmaScale: configuration.noiseInitialSigmaScale,
-                               priorWeight: configuration.noisePriorWeight, communicator: communicator)
+                               sigmaScale: 1, priorWeight_images: configuration.noisePriorWeight_images,
+                               kind: configuration.noiseModel, communicator: communicator)
         volume = Self.randomStart(box: box, diameter_px: diameter_px, grid: grid, symmetry: symmetry,
                                   generator: &generator)
+        initialSigmaScale = try configuration.noiseInitialSigmaScale ?? tunedSigmaScale()
+        let s2 = initialSigmaScale * initialSigmaScale
+        noise = NoiseModel(variance: noise.variance.map { s2 * $0 }, priorWeight_images: noise.priorWeight_images,
+                           kind: noise.kind)
+    }
+
+    /// `NoiseScaleTuning` on the first initial minibatch's worth of particles of the set against the random start
+    /// (collective; the same on any rank count).
+    private func tunedSigmaScale() throws -> Double {
+        let sampleCount = min(shard.particleCount, max(1, configuration.initialMinibatch))
+        let positions = (0..<sampleCount).filter { shard.owns($0) }
+        let batch = data.images.subset(positions.map { shard.slot(of: $0) })
+        return try NoiseScaleTuning(targetFraction: configuration.targetESSFraction)
+            .sigmaScale(search: poseSearch(radius_px: radius(iteration: 0)), volume: volume, batch: batch,
+                        positions: positions, sampleCount: sampleCount, baseVariance: noise.variance,
+                        communicator: communicator)
     }
 
     /// Fourier radius (image pixels) of iteration `t`.
@@ -241,19 +259,42 @@ final class AbinitEngine {
 
     /// Infers every particle's pose against the current volume at the last iteration's radius, without updating
     /// anything else, so that a final reconstruction uses poses from the finished map rather than from the
-    /// iteration that last drew each particle. Local to this rank's shard (each image's posterior depends only on
-    /// the image, the volume and the noise model).
-    func assignFinalPoses(batchSize: Int = 300) {
+    /// iteration that last drew each particle.
+    func assignFinalPoses() {
+        assignPoses(slots: Array(assignments.indices), radius_px: radius(iteration: max(0, iteration - 1)), local: false)
+    }
+
+    /// Replaces the volume by `map` (real space, `box³`) under the SGD's soft spherical window, then infers the
+    /// pose of every particle whose index in the set passes `isIncluded` against it at Fourier radius `r` (a
+    /// refinement round of `duet refine`): over all poses (`local` false) or near each particle's current pose only
+    /// (`CoarseToFineSearch.searchLocally`).
+    func assignPoses(against map: [Float], radius_px r: Int, local: Bool, where isIncluded: (Int) -> Bool) {
+        var windowed = map
+        RealSpaceConstraints.applySphericalWindow(&windowed, box: data.box, innerRadius_px: diameter_px / 2,
+                                                  outerRadius_px: min(Double(data.box) / 2, diameter_px / 2 + 4))
+        volume = FourierVolume(map: windowed, grid: grid, fftwThreads: 1)
+        let slots = assignments.indices.filter { isIncluded(shard.index(ofSlot: $0)) }
+        assignPoses(slots: slots, radius_px: min(r, maxRadius_px), local: local)
+    }
+
+    /// The posteriors of the particles in shard `slots` against the current volume at radius `r`, local to this
+    /// rank's shard (each image's posterior depends only on the image, the volume and the noise model); the
+    /// assignments record the last iteration.
+    private func assignPoses(slots allSlots: [Int], radius_px r: Int, local: Bool, batchSize: Int = 300) {
         let last = max(0, iteration - 1)
-        let search = poseSearch(radius_px: radius(iteration: last))
-        for start in stride(from: 0, to: data.particles.count, by: batchSize) {
-            let slots = Array(start..<min(start + batchSize, data.particles.count))
+        let search = poseSearch(radius_px: r)
+        for start in stride(from: 0, to: allSlots.count, by: batchSize) {
+            let slots = Array(allSlots[start..<min(start + batchSize, allSlots.count)])
             let batch = data.images.subset(slots)
             let posteriors = times.measure(.poseSearch) {
-                search.search(volume: volume, batch: batch, noiseVariance: noise.variance)
+                guard local else { return search.search(volume: volume, batch: batch, noiseVariance: noise.variance) }
+                let current = slots.map { slot in
+                    let pose = assignments[slot].pose ?? Pose(rotation: .identity, shiftX_A: 0, shiftY_A: 0)
+                    return (pose.rotation, SIMD2(-pose.shiftX_A, -pose.shiftY_A) / data.pixelSize_A)
+                }
+                return search.searchLocally(volume: volume, batch: batch, around: current, noiseVariance: noise.variance)
             }
-            let correlations = correlationsAtBestPoses(batch: batch, poses: posteriors.map(\.poses),
-                                                       radius_px: radius(iteration: last))
+            let correlations = correlationsAtBestPoses(batch: batch, poses: posteriors.map(\.poses), radius_px: r)
             for ((slot, posterior), correlation) in zip(zip(slots, posteriors), correlations) {
                 assignments[slot] = assignment(posterior, correlation: correlation, iteration: last)
             }
@@ -279,7 +320,8 @@ final class AbinitEngine {
                 rows[row + shell] += (residual * residual).sum() / 2
             }
         }
-        noise.update(residualPower: try communicator.sumDisjointRows(rows, rowLength: box), counts: counts)
+        noise.update(residualPower: try communicator.sumDisjointRows(rows, rowLength: box), counts: counts,
+                     imageCount: minibatchCount)
     }
 
     /// A random volume from the seed, low-passed to Fourier radius 7, made symmetric under the point group and

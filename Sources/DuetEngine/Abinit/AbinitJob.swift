@@ -30,6 +30,10 @@ public enum AbinitJob {
                                          backgroundRadius_px: configuration.particleDiameter_px(box: box, pixelSize_A: pixel_A) / 2)
         let engine = try AbinitEngine(configuration: configuration, data: data, shard: shard, stream: 0xAB1,
                                       communicator: communicator)
+        if communicator.isRoot {
+            progress(String(format: "noise initial sigma-scale %.2f", engine.initialSigmaScale)
+                     + (configuration.noiseInitialSigmaScale == nil ? ", tuned to ESS fraction \(configuration.targetESSFraction)" : ""))
+        }
         var log = IterationLog(total: configuration.iterations)
         while engine.iteration < configuration.iterations {
             let summary = try engine.iterate()

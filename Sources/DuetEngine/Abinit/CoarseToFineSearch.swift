@@ -55,11 +55,29 @@ struct CoarseToFineSearch {
         self.threads = threads
     }
 
+    /// The global rotation grid: HEALPix order 2 (7.5°) once the needed step is below 15°, else order 1.
+    private var globalGrid: SO3Grid { SO3Grid(order: neededStep_deg < 15 ? 2 : 1) }
+
+    /// The global level's shifts: the disc of radius `maxShift_px` at step `globalShiftStep_px`.
+    private var globalShifts: [SIMD2<Double>] { Self.shiftDisc(radius: Double(maxShift_px), step: globalShiftStep_px) }
+
+    /// For each image of `batch`, the fraction of the global level's poses (one asymmetric unit × the shift disc)
+    /// that its posterior spreads over: effective sample size / number of poses scored.
+    func globalESSFractions(volume: FourierVolume, batch: PoseImageBatch, noiseVariance: [Double]) -> [Double] {
+        let settings = PoseSearchSettings(radius_px: coarseRadius_px, minRadius_px: minRadius_px,
+                                          relativeThreshold: Self.modeThreshold, threads: threads,
+                                          scalePriorPrecision: scalePriorPrecision)
+        return PosePosteriorKernel.posteriors(volume: volume, images: batch,
+                                              rotations: symmetry.asymmetricUnit(of: globalGrid.rotations),
+                                              shifts_px: globalShifts, noiseVariance: noiseVariance, settings: settings)
+            .map { $0.effectiveSampleSize / Double($0.evaluatedPoseCount) }
+    }
+
     /// The posterior of each image of `batch`, as poses with weights (best first), and its effective sample size.
     func search(volume: FourierVolume, batch: PoseImageBatch, noiseVariance: [Double]) -> [(poses: [WeightedPose], ess: Double)] {
-        let globalGrid = SO3Grid(order: neededStep_deg < 15 ? 2 : 1)
+        let globalGrid = globalGrid
         let globalRotations = symmetry.asymmetricUnit(of: globalGrid.rotations)
-        let globalShifts = Self.shiftDisc(radius: Double(maxShift_px), step: globalShiftStep_px)
+        let globalShifts = globalShifts
         let needsRefinement = neededStep_deg < globalGrid.step_deg || coarseRadius_px < radius_px
         // When the global level only seeds the refinement, poses below the mode threshold are never used.
         let globalSettings = PoseSearchSettings(radius_px: coarseRadius_px, minRadius_px: minRadius_px,
@@ -79,34 +97,60 @@ struct CoarseToFineSearch {
                     results.append(ScoredPosterior(globalPosterior, rotations: globalRotations, shifts: globalShifts).weighted)
                     continue
                 }
-                let image = chunk.subset([slot])
-                var centres = ScoredPosterior.modes(of: globalPosterior, rotations: globalRotations, shifts: globalShifts,
+                let centres = ScoredPosterior.modes(of: globalPosterior, rotations: globalRotations, shifts: globalShifts,
                                                     count: maxModes, separation_rad: 2 * globalGrid.step_deg * .pi / 180)
                 // The first local level covers the gap between global shift grid points, later ones ±0.5 px.
-                var step_deg = globalGrid.step_deg
-                var shiftHalfWidth = max(1, globalShiftStep_px / 2), shiftStep = max(0.5, shiftHalfWidth / 2)
-                var posterior: ScoredPosterior
-                repeat {
-                    let levelStep_deg = max(neededStep_deg, step_deg / 2)
-                    posterior = ScoredPosterior(merging: centres.map { centre in
-                        let rotations = SO3LocalGrid.rotations(around: centre.rotation, step_deg: levelStep_deg,
-                                                               radius_deg: step_deg)
-                        let shifts = Self.shiftGrid(halfWidth: shiftHalfWidth, step: shiftStep, around: centre.shift_px)
-                        let part = PosePosteriorKernel.posteriors(volume: volume, images: image, rotations: rotations,
-                                                                  shifts_px: shifts, noiseVariance: noiseVariance,
-                                                                  settings: fullRadius)[0]
-                        return ScoredPosterior(part, rotations: rotations, shifts: shifts)
-                    })
-                    step_deg = levelStep_deg
-                    (shiftHalfWidth, shiftStep) = (0.5, 0.5)
-                    if step_deg > neededStep_deg {
-                        centres = posterior.modes(count: maxModes, separation_rad: 2 * step_deg * .pi / 180)
-                    }
-                } while step_deg > neededStep_deg
+                let posterior = refine(image: chunk.subset([slot]), volume: volume, centres: centres,
+                                       step_deg: globalGrid.step_deg, shiftHalfWidth: max(1, globalShiftStep_px / 2),
+                                       noiseVariance: noiseVariance, settings: fullRadius)
                 results.append(posterior.weighted)
             }
         }
         return results
+    }
+
+    /// The posterior of each image of `batch` near its current pose only (a local search, as a refinement round
+    /// makes it): local levels as after the global level, starting from a step of `localLevels` doublings of the
+    /// needed step around `poses[i]`, with ±1 px of shift at 0.5 px steps, then ±0.5 px.
+    func searchLocally(volume: FourierVolume, batch: PoseImageBatch, around poses: [(rotation: Rotation, shift_px: SIMD2<Double>)],
+                       localLevels: Int = 2, noiseVariance: [Double]) -> [(poses: [WeightedPose], ess: Double)] {
+        precondition(poses.count == batch.count, "CoarseToFineSearch: one starting pose per image")
+        let fullRadius = PoseSearchSettings(radius_px: radius_px, minRadius_px: minRadius_px, threads: threads,
+                                            scalePriorPrecision: scalePriorPrecision)
+        let step_deg = neededStep_deg * Double(1 << localLevels)
+        return poses.enumerated().map { slot, pose in
+            let centre = ScoredPosterior.Entry(rotation: pose.rotation, shift_px: pose.shift_px, logLikelihood: 0, scale: 1)
+            return refine(image: batch.subset([slot]), volume: volume, centres: [centre], step_deg: step_deg,
+                          shiftHalfWidth: 1, noiseVariance: noiseVariance, settings: fullRadius).weighted
+        }
+    }
+
+    /// Local levels around `centres` (poses of one image): each level searches rotations within the previous
+    /// level's step (`step_deg` at first) at half that step, down to `neededStep_deg`, and shifts within
+    /// `shiftHalfWidth` px (then ±0.5 px) at half that, and carries up to `maxModes` modes to the next level.
+    private func refine(image: PoseImageBatch, volume: FourierVolume, centres firstCentres: [ScoredPosterior.Entry],
+                        step_deg firstStep_deg: Double, shiftHalfWidth firstShiftHalfWidth: Double,
+                        noiseVariance: [Double], settings: PoseSearchSettings) -> ScoredPosterior {
+        var centres = firstCentres, step_deg = firstStep_deg
+        var shiftHalfWidth = firstShiftHalfWidth, shiftStep = max(0.5, firstShiftHalfWidth / 2)
+        var posterior: ScoredPosterior
+        repeat {
+            let levelStep_deg = max(neededStep_deg, step_deg / 2)
+            posterior = ScoredPosterior(merging: centres.map { centre in
+                let rotations = SO3LocalGrid.rotations(around: centre.rotation, step_deg: levelStep_deg, radius_deg: step_deg)
+                let shifts = Self.shiftGrid(halfWidth: shiftHalfWidth, step: shiftStep, around: centre.shift_px)
+                let part = PosePosteriorKernel.posteriors(volume: volume, images: image, rotations: rotations,
+                                                          shifts_px: shifts, noiseVariance: noiseVariance,
+                                                          settings: settings)[0]
+                return ScoredPosterior(part, rotations: rotations, shifts: shifts)
+            })
+            step_deg = levelStep_deg
+            (shiftHalfWidth, shiftStep) = (0.5, 0.5)
+            if step_deg > neededStep_deg {
+                centres = posterior.modes(count: maxModes, separation_rad: 2 * step_deg * .pi / 180)
+            }
+        } while step_deg > neededStep_deg
+        return posterior
     }
 
     /// Shifts `(i, j)·step` with `|(i, j)·step| ≤ radius`, row by row (at least the zero shift).

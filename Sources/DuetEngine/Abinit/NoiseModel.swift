@@ -1,18 +1,40 @@
 import DuetComm
 import DuetKernels
 
-/// The per-shell Gaussian noise model of pose inference: `variance[s]` is σ² of each of the real and imaginary
-/// parts of a Fourier coefficient of shell `s` (round(|k|), image Fourier pixels), in units of the unnormalised DFT
-/// of the normalised images. Starts from the images' own power (all noise) and follows the residuals of the best
-/// poses, weighted against a prior of `priorWeight` coefficients per shell.
+/// The Gaussian noise model of pose inference: `variance[s]` is σ² of each of the real and imaginary parts of a
+/// Fourier coefficient of shell `s` (round(|k|), image Fourier pixels), in units of the unnormalised DFT of the
+/// normalised images. Starts from the images' own power (all noise) and follows the residuals of the best poses;
+/// the previous estimate weighs as `priorWeight_images` images against a minibatch's residuals (CryoSPARC's
+/// "Noise priorw", in images). `kind` is CryoSPARC's noise model: `.symmetric` keeps one σ² per shell (coloured,
+/// radially symmetric), `.white` one σ² for every shell (their mean over the coefficients).
 struct NoiseModel {
     var variance: [Double]
-    let priorWeight: Double
+    let priorWeight_images: Double
+    let kind: NoiseModelKind
+
+    /// The model with σ² `variance` per shell of an image of edge `variance.count` (for `.white`, their mean over
+    /// the image's coefficients).
+    init(variance: [Double], priorWeight_images: Double, kind: NoiseModelKind) {
+        let box = variance.count
+        var counts = [Double](repeating: 0, count: box)
+        Self.forEachCoefficient(box: box, radius_px: box) { _, shell in counts[shell] += 1 }
+        self.variance = kind == .white ? Self.white(variance, counts: counts) : variance
+        self.priorWeight_images = priorWeight_images
+        self.kind = kind
+    }
 
     /// σ² from the mean power of the first `sampleCount` particles of the set (`spectra`, centred half-planes),
     /// per shell, times `sigmaScale²`; each rank measures the ones it owns (collective).
-    init(particles: PreparedParticles, shard: ParticleShard, sampleCount: Int, sigmaScale: Double, priorWeight: Double,
-         communicator: Communicator) throws {
+    init(particles: PreparedParticles, shard: ParticleShard, sampleCount: Int, sigmaScale: Double,
+         priorWeight_images: Double, kind: NoiseModelKind, communicator: Communicator) throws {
+        self.init(variance: try Self.imagePower(particles: particles, shard: shard, sampleCount: sampleCount,
+                                                communicator: communicator).map { sigmaScale * sigmaScale * $0 },
+                  priorWeight_images: priorWeight_images, kind: kind)
+    }
+
+    /// The mean power per shell of the first `sampleCount` particles (each rank measures the ones it owns).
+    private static func imagePower(particles: PreparedParticles, shard: ParticleShard, sampleCount: Int,
+                                   communicator: Communicator) throws -> [Double] {
         let box = particles.box
         var rows = [Double](repeating: 0, count: max(1, sampleCount) * box)
         var counts = [Double](repeating: 0, count: box)
@@ -25,8 +47,7 @@ struct NoiseModel {
             }
         }
         let power = try communicator.sumDisjointRows(rows, rowLength: box)
-        variance = zip(power, counts).map { $1 > 0 ? sigmaScale * sigmaScale * max($0 / $1, 1e-6) : 1 }
-        self.priorWeight = priorWeight
+        return zip(power, counts).map { $1 > 0 ? max($0 / $1, 1e-6) : 1 }
     }
 
     /// Calls `body(k, shell)` for every coefficient `k` of a centred half-plane (`box` rows of `box/2 + 1`, FFTW
@@ -41,11 +62,23 @@ struct NoiseModel {
         }
     }
 
-    /// Updates σ² with the residuals `|X − C·P|²` of images at their best poses; `residualPower[s]` and
-    /// `counts[s]` are the summed per-part residual power and number of coefficients in shell `s`.
-    mutating func update(residualPower: [Double], counts: [Double]) {
+    /// Updates σ² with the residuals `|X − C·P|²` of `imageCount` images at their best poses; `residualPower[s]`
+    /// and `counts[s]` are the summed per-part residual power and number of coefficients in shell `s`.
+    mutating func update(residualPower: [Double], counts: [Double], imageCount: Int) {
+        let priorFraction = priorWeight_images / Double(max(1, imageCount))
         for s in variance.indices where s < residualPower.count && counts[s] > 0 {
-            variance[s] = (priorWeight * variance[s] + residualPower[s]) / (priorWeight + counts[s])
+            let prior = priorFraction * counts[s]   // coefficients of shell s in priorWeight_images images
+            variance[s] = (prior * variance[s] + residualPower[s]) / (prior + counts[s])
         }
+        if kind == .white { variance = Self.white(variance, counts: counts) }
+    }
+
+    /// One σ² for every shell: the mean over the coefficients that `counts` counts (shells without any keep theirs
+    /// out of the mean and take it too).
+    private static func white(_ variance: [Double], counts: [Double]) -> [Double] {
+        let total = counts.reduce(0, +)
+        guard total > 0 else { return variance }
+        let mean = zip(variance, counts).map { $0 * $1 }.reduce(0, +) / total
+        return variance.map { _ in mean }
     }
 }

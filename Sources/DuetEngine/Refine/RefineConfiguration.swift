@@ -15,6 +15,10 @@ public struct RefineConfiguration: Sendable, Codable, Equatable {
     public var alignmentInterval = 50
     /// Write a checkpoint every this many iterations (0: only on SIGTERM).
     public var checkpointInterval = 50
+    /// Rounds of `HalfSetRefinementRound` after the SGD: each half reconstructed from its particles at their
+    /// poses as two chains, filtered by the chains' FSC, and every pose searched again against its chain's map
+    /// (the first round over all poses, later ones near the current pose).
+    public var refinementRounds = 4
 
     public init(particlesPath: String, outputDirectory: String) {
         self.particlesPath = particlesPath

@@ -8,8 +8,9 @@ import Foundation
 /// Ab-Initio Refinement", DESIGN.md §3–4). The particles are split into halves A and B (or the input's split is
 /// kept); each half is reconstructed from its own random start by `AbinitEngine` on its own communicator
 /// (`HalfSetRanks`), half B is aligned onto half A every `alignmentInterval` iterations and at the end
-/// (`HalfMapAlignment`); at the end every particle's pose is inferred once more against its half's final map and
-/// each half's map is a direct reconstruction of its particles at those poses (`RefineOutputs`). Checkpoints every
+/// (`HalfMapAlignment`); at the end every particle's pose is inferred once more against its half's final map, then
+/// `refinementRounds` rounds of `HalfSetRefinementRound` refine the poses against reconstructions of the half's own
+/// particles, and each half's map is a direct reconstruction of its particles at the final poses (`RefineOutputs`). Checkpoints every
 /// `checkpointInterval` iterations and on SIGTERM; `resume` continues from the last one. Every rank times its
 /// stages (`StageTimes`, collectives through a `TimedCommunicator`); the log and `duet.h5` report their mean over
 /// the ranks per iteration, and the summary their totals.
@@ -18,6 +19,7 @@ public enum RefineJob {
     public static func run(_ configuration: RefineConfiguration, resume: Bool, world untimedWorld: Communicator,
                            progress: @escaping (String) -> Void) throws -> String? {
         try configuration.sgd.validate()
+        guard configuration.refinementRounds >= 0 else { throw DuetError("--refinement-rounds must be ≥ 0") }
         let times = StageTimes()
         let world = TimedCommunicator(untimedWorld, times: times)
         var c = configuration
@@ -57,6 +59,15 @@ public enum RefineJob {
             halves[half] = run
         }
         let engines = halves.mapValues(\.engine)
+        var sigmaScales = [0.0, 0.0]
+        for half in ranks.halves where ranks.communicator.isRoot {
+            sigmaScales[half.rawValue] = engines[half]!.initialSigmaScale
+        }
+        try world.allreduceSum(&sigmaScales)   // each entry from one rank: exact
+        if world.isRoot && checkpoint == nil {
+            progress(String(format: "noise initial sigma-scale %.2f (half A), %.2f (half B)", sigmaScales[0], sigmaScales[1])
+                     + (c.sgd.noiseInitialSigmaScale == nil ? ", tuned to ESS fraction \(c.sgd.targetESSFraction)" : ""))
+        }
         let alignment = HalfMapAlignment(world: world, ranks: ranks, box: box, pixelSize_A: pixelSize_A,
                                          threads: c.sgd.threads)
         let total = c.sgd.iterations
@@ -101,6 +112,20 @@ public enum RefineJob {
         }
         if world.isRoot { progress("final pose assignment of every particle against its half's final map") }
         for half in ranks.halves { halves[half]!.engine.assignFinalPoses() }
+        for round in 0..<c.refinementRounds {
+            var resolutions = [0.0, 0.0]
+            for half in ranks.halves {
+                let refinement = HalfSetRefinementRound(box: box, pixelSize_A: pixelSize_A,
+                                                        communicator: ranks.communicator)
+                let resolution_A = try refinement.refine(halves[half]!, local: round > 0)
+                if ranks.communicator.isRoot { resolutions[half.rawValue] = resolution_A }
+            }
+            try world.allreduceSum(&resolutions)   // each entry from one rank: exact
+            if world.isRoot {
+                progress(String(format: "refinement round %d/%d: poses searched to %.2f Å (half A), %.2f Å (half B), "
+                                + "FSC of each half's two chains", round + 1, c.refinementRounds, resolutions[0], resolutions[1]))
+            }
+        }
         let summary = try RefineOutputs.write(halves: halves, input: input, set: set, box: box,
                                               pixelSize_A: pixelSize_A, configuration: c, ranks: ranks, world: world,
                                               log: log, times: times)
@@ -144,13 +169,16 @@ final class HalfSetRun {
                                   stream: 0xAB1 + UInt64(half.rawValue), communicator: communicator, times: times)
     }
 
-    /// This rank's particles of the half that have been seen, posed at their current assignments.
-    func posedShard() -> [Particle] {
+    /// This rank's particles of the half that have been seen, posed at their current assignments, each with its
+    /// contrast scale and its index in the half.
+    func posedShard() -> [(index: Int, particle: Particle, scale: Double)] {
         engine.assignments.indices.compactMap { slot in
-            guard let pose = engine.assignments[slot].pose else { return nil }
-            var particle = particles.particles[engine.shard.index(ofSlot: slot)]
+            let assignment = engine.assignments[slot]
+            guard let pose = assignment.pose else { return nil }
+            let index = engine.shard.index(ofSlot: slot)
+            var particle = particles.particles[index]
             particle.pose = pose
-            return particle
+            return (index, particle, assignment.scale)
         }
     }
 }

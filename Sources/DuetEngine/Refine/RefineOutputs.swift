@@ -22,10 +22,11 @@ enum RefineOutputs {
         for half in ranks.halves {
             let run = halves[half]!
             try times.measure(.backProjection) {
+                let posed = run.posedShard()
                 let backProjector = BackProjector(grid: grid)
                 try HalfSetBackProjection(box: box, pixelSize_A: pixelSize_A, applyCTF: true,
                                           symmetry: run.engine.symmetry)
-                    .accumulate(run.posedShard(), from: set, into: backProjector)
+                    .accumulate(posed.map(\.particle), imageScales: posed.map(\.scale), from: set, into: backProjector)
                 try ranks.communicator.allreduceSum(backProjector.numerator.buffer)
                 try ranks.communicator.allreduceSum(backProjector.weight.buffer)
                 if ranks.communicator.isRoot { maps[half] = backProjector.reconstruct() }

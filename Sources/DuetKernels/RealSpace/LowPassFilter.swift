@@ -21,10 +21,16 @@ public enum LowPassFilter {
     /// Low-passes `map` in place to `resolution_A` (see the type's documentation for the transfer function).
     public static func apply(_ map: inout [Float], box: Int, pixelSize_A: Double, resolution_A: Double,
                              edgeWidth_px: Double = 2) {
-        precondition(map.count == box * box * box, "LowPassFilter: \(map.count) voxels, box \(box)")
         precondition(pixelSize_A > 0 && resolution_A > 0 && edgeWidth_px >= 0,
                      "LowPassFilter: pixel \(pixelSize_A) Å, resolution \(resolution_A) Å, edge \(edgeWidth_px)")
         let cutoff_px = Double(box) * pixelSize_A / resolution_A
+        applyShellWeights(&map, box: box) { weight(radius: $0, cutoff_px: cutoff_px, edgeWidth_px: edgeWidth_px) }
+    }
+
+    /// Multiplies every Fourier coefficient of `map` by `transfer(|k|)`, `|k|` in Fourier pixels of the full box
+    /// (an isotropic filter: a low-pass, or a per-shell Wiener weight).
+    public static func applyShellWeights(_ map: inout [Float], box: Int, transfer: (Double) -> Double) {
+        precondition(map.count == box * box * box, "LowPassFilter: \(map.count) voxels, box \(box)")
         let fft = RealFFT<Float>(cube: box, rigor: .estimate)
         let real = AlignedBuffer<Float>(count: fft.realCount)
         let spectrum = AlignedBuffer<SIMD2<Float>>(count: fft.complexCount)
@@ -37,9 +43,8 @@ public enum LowPassFilter {
                 let ky = FourierIndexing.signedFrequency(index: y, size: box)
                 let row = spectrum.baseAddress + hx * (y + box * z)
                 for x in 0..<hx {
-                    let k_px = Double(x * x + ky * ky + kz * kz).squareRoot()
-                    let w = weight(radius: k_px, cutoff_px: cutoff_px, edgeWidth_px: edgeWidth_px)
-                    if w < 1 { row[x] *= Float(w) }
+                    let w = transfer(Double(x * x + ky * ky + kz * kz).squareRoot())
+                    if w != 1 { row[x] *= Float(w) }
                 }
             }
         }

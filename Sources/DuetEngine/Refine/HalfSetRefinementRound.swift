@@ -1,0 +1,82 @@
+import DuetComm
+import DuetCore
+import DuetKernels
+
+/// One round of refinement of one half-set after its SGD, from the half's own particles only (an expectation–
+/// maximisation step, as a homogeneous refinement makes it; DESIGN.md §3). The half is refined as two chains, its
+/// particles of even and of odd index, so that the FSC between the chains' maps is honest within the half, as the
+/// gold-standard FSC is between the halves:
+/// 1. each chain's particles are reconstructed at their current best poses (`HalfSetBackProjection`), weighted by
+///    their contrast scales divided by the half's median scale (so the map keeps the data's scale);
+/// 2. each chain's map is filtered with the FSC `f` of the two chains' maps, as RELION filters a half's reference
+///    with the FSC of the halves: each shell is multiplied by `2f / (1 + f)` (the FSC of the pair's sum,
+///    Rosenthal & Henderson 2003), and shells from the first where that falls below 0.143 on are dropped;
+/// 3. every particle's pose is inferred again against its own chain's filtered map (`AbinitEngine.assignPoses`),
+///    up to that radius: over all poses, or near each particle's current pose (`local`).
+/// Nothing of the other half enters, so the halves stay independent; the chains start from the half's SGD poses,
+/// in one frame, and a search against a map keeps its frame, so they stay in it.
+struct HalfSetRefinementRound {
+    let box: Int
+    let pixelSize_A: Double
+    let communicator: Communicator
+
+    /// Runs the round on `run` (collective over the half's communicator); returns the resolution (Å) at which the
+    /// chains' FSC estimate falls below 0.143, the radius of the new pose search.
+    func refine(_ run: HalfSetRun, local: Bool) throws -> Double {
+        let posed = run.posedShard()
+        let medianScale = try Self.median(posed.map(\.scale), indices: posed.map(\.index),
+                                          count: run.particles.particles.count, communicator: communicator)
+        let grid = FourierGrid(box: box)
+        let projection = HalfSetBackProjection(box: box, pixelSize_A: pixelSize_A, applyCTF: true,
+                                               symmetry: run.engine.symmetry)
+        var chains = [[Float]]()
+        try run.engine.times.measure(.backProjection) {
+            for parity in 0..<2 {
+                let members = posed.filter { $0.index % 2 == parity }
+                let backProjector = BackProjector(grid: grid)
+                try projection.accumulate(members.map(\.particle), imageScales: members.map { $0.scale / medianScale },
+                                          from: run.particles, into: backProjector)
+                try communicator.allreduceSum(backProjector.numerator.buffer)
+                try communicator.allreduceSum(backProjector.weight.buffer)
+                chains.append(backProjector.reconstruct())
+            }
+        }
+        let fsc = FourierShellCorrelation.curve(chains[0], chains[1], box: box, pixelSize_A: pixelSize_A)
+        let wiener = Self.wienerWeights(chainFSC: fsc.values)
+        let radius = max(1, wiener.lastIndex { $0 > 0 } ?? 1)
+        for parity in 0..<2 {
+            var map = chains[parity]
+            LowPassFilter.applyShellWeights(&map, box: box) { k in
+                let shell = Int(k.rounded())
+                return shell < wiener.count ? wiener[shell] : 0
+            }
+            run.engine.assignPoses(against: map, radius_px: radius, local: local) { $0 % 2 == parity }
+        }
+        return fsc.resolution_A(shell: Double(radius))
+    }
+
+    /// The per-shell weight `2f / (1 + f)` from the FSC `f` of the two chains, clamped to [0, 1], and 0 from the
+    /// first shell (past the DC) where it falls below 0.143 on.
+    static func wienerWeights(chainFSC f: [Double]) -> [Double] {
+        var weights = f.map { min(1, max(0, 2 * $0 / (1 + max($0, -0.5)))) }
+        if let cut = weights.indices.dropFirst().first(where: { weights[$0] < 0.143 }) {
+            for s in cut..<weights.count { weights[s] = 0 }
+        }
+        return weights
+    }
+
+    /// The median of values spread over the half's ranks (`values[j]` belongs to particle `indices[j]` of the
+    /// `count` particles; each particle on one rank), 1 when there is none or it is not positive.
+    static func median(_ values: [Double], indices: [Int], count: Int, communicator: Communicator) throws -> Double {
+        var rows = [Double](repeating: 0, count: count)
+        var present = [Double](repeating: 0, count: count)
+        for (index, value) in zip(indices, values) { (rows[index], present[index]) = (value, 1) }
+        try communicator.allreduceSum(&rows)      // exact: each row is nonzero on one rank only
+        try communicator.allreduceSum(&present)
+        let sorted = zip(rows, present).filter { $1 > 0 }.map(\.0).sorted()
+        guard !sorted.isEmpty else { return 1 }
+        let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2]
+                                           : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        return median > 1e-6 ? median : 1
+    }
+}
