@@ -37,9 +37,8 @@ struct SGDOptions: ParsableArguments {
     @Option(name: .customLong("target-ess-fraction"),
             help: "Fraction of the global poses the first posteriors spread over when the starting noise σ is tuned, in (0, 1) (CryoSPARC's Target 3D ESS fraction).")
     var targetESSFraction: Double = defaults.targetESSFraction
-    @Option(name: .customLong("noise-priorw"),
-            help: "Weight of the previous noise estimate against a minibatch's residuals, in images, ≥ 0 (CryoSPARC's Noise priorw).")
-    var noisePriorWeight_images: Double = defaults.noisePriorWeight_images
+    @Option(help: "Weight of the previous noise estimate against a minibatch's residuals, in Fourier coefficients per shell, ≥ 0.")
+    var noisePriorWeight: Double = defaults.noisePriorWeight
     @Option(help: "Noise model: symmetric (one σ² per Fourier shell) or white (one σ²).")
     var noiseModel: NoiseModelKind = defaults.noiseModel
 
@@ -90,7 +89,7 @@ struct SGDOptions: ParsableArguments {
         c.learningRate = learningRate
         c.noiseInitialSigmaScale = noiseInitialSigmaScale.value
         c.targetESSFraction = targetESSFraction
-        c.noisePriorWeight_images = noisePriorWeight_images
+        c.noisePriorWeight = noisePriorWeight
         c.noiseModel = noiseModel
         c.particleDiameter_A = particleDiameter_A
         c.maxShift_px = maxShift

@@ -9,7 +9,7 @@ final class SGDOptionTests: XCTestCase {
         let particles = CommandRunner.sharedData.path + "/cryodrgn/real/relion31.star"
         for (command, option, value) in [("abinit", "--pose-search-modes", "0"),
                                          ("refine", "--noise-initial-sigma-scale", "0"),
-                                         ("abinit", "--noise-priorw", "-1"), ("refine", "--target-ess-fraction", "1"),
+                                         ("abinit", "--noise-prior-weight", "-1"), ("refine", "--target-ess-fraction", "1"),
                                          ("refine", "--max-shift", "-3"), ("refine", "--refinement-rounds", "-1"),
                                          ("abinit", "--min-align-resolution", "0"),
                                          ("refine", "--min-align-resolution", "nan"),

@@ -14,25 +14,24 @@ final class HalfSetRefinementRoundTests: XCTestCase {
 }
 
 final class NoiseModelTests: XCTestCase {
-    /// The symmetric model keeps one σ² per shell; the white one their mean over the coefficients. An update with
-    /// the previous estimate weighing `priorw` images against `n` images' residuals moves σ² by `n / (n + priorw)`
-    /// of the way to the residual power, in every shell alike.
-    func testWhiteAndSymmetricModelsAndThePriorWeightInImages() {
+    /// The symmetric model keeps one σ² per shell, the white one their mean over the coefficients; an update weighs
+    /// the previous estimate as `priorWeight` coefficients against the residuals' coefficients.
+    func testWhiteAndSymmetricModelsAndThePriorWeight() {
         let box = 8
         let start = (0..<box).map { 1 + Double($0) }
-        XCTAssertEqual(NoiseModel(variance: start, priorWeight_images: 50, kind: .symmetric).variance, start)
-        let white = NoiseModel(variance: start, priorWeight_images: 50, kind: .white).variance
+        XCTAssertEqual(NoiseModel(variance: start, priorWeight: 50, kind: .symmetric).variance, start)
+        let white = NoiseModel(variance: start, priorWeight: 50, kind: .white).variance
         XCTAssertEqual(Set(white).count, 1)
         XCTAssertGreaterThan(white[0], start[0])
         XCTAssertLessThan(white[0], start[box - 1])
 
-        var model = NoiseModel(variance: [Double](repeating: 1, count: box), priorWeight_images: 50, kind: .symmetric)
-        let images = 150
+        var model = NoiseModel(variance: [Double](repeating: 1, count: box), priorWeight: 100, kind: .symmetric)
         var counts = [Double](repeating: 0, count: box)
-        NoiseModel.forEachCoefficient(box: box, radius_px: 3) { _, shell in counts[shell] += Double(images) }
-        model.update(residualPower: counts.map { 3 * $0 }, counts: counts, imageCount: images)   // residual σ² = 3
+        NoiseModel.forEachCoefficient(box: box, radius_px: 3) { _, shell in counts[shell] += 150 }
+        model.update(residualPower: counts.map { 3 * $0 }, counts: counts)   // residual σ² = 3
         for s in 0..<box {
-            XCTAssertEqual(model.variance[s], counts[s] > 0 ? 1 + 2 * 150.0 / 200 : 1, accuracy: 1e-12, "shell \(s)")
+            let expected = counts[s] > 0 ? (100 + 3 * counts[s]) / (100 + counts[s]) : 1
+            XCTAssertEqual(model.variance[s], expected, accuracy: 1e-12, "shell \(s)")
         }
     }
 }

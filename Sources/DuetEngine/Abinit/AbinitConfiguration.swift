@@ -23,9 +23,9 @@ public struct AbinitConfiguration: Sendable, Codable, Equatable {
     public var learningRate = 0.1
     /// CryoSPARC's noise model: one σ² per shell (`symmetric`, the default) or one for all (`white`).
     public var noiseModel = NoiseModelKind.symmetric
-    /// Weight of the previous noise estimate against a minibatch's residuals, in images (CryoSPARC "Noise
-    /// priorw", 50).
-    public var noisePriorWeight_images = 50.0
+    /// Weight, in Fourier coefficients per shell, of the previous noise estimate against a minibatch's residuals
+    /// (CryoSPARC's "Noise priorw" counts images; its 50 images broke the short messy CI check, see the README).
+    public var noisePriorWeight = 5_000.0
     /// The starting σ of the noise model as a multiple of the images' own power per shell (CryoSPARC "Noise
     /// initial sigma-scale"): above 1, the first posteriors are broad. nil (CryoSPARC's default, not Duet's): tuned
     /// so that the first posteriors spread over `targetESSFraction` of the global pose grid (`NoiseScaleTuning`).
@@ -111,8 +111,8 @@ public struct AbinitConfiguration: Sendable, Codable, Equatable {
         guard targetESSFraction > 0 && targetESSFraction < 1 else {
             throw DuetError("--target-ess-fraction must be between 0 and 1")
         }
-        guard noisePriorWeight_images.isFinite && noisePriorWeight_images >= 0 else {
-            throw DuetError("--noise-priorw must be ≥ 0 images")
+        guard noisePriorWeight.isFinite && noisePriorWeight >= 0 else {
+            throw DuetError("--noise-prior-weight must be ≥ 0")
         }
     }
 

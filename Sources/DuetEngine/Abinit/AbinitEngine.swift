@@ -98,13 +98,13 @@ final class AbinitEngine {
         assignments = Array(repeating: .unseen, count: data.particles.count)
         order = Array(0..<shard.particleCount)
         noise = try NoiseModel(particles: data, shard: shard, sampleCount: min(shard.particleCount, 500),
-                               sigmaScale: 1, priorWeight_images: configuration.noisePriorWeight_images,
+                               sigmaScale: 1, priorWeight: configuration.noisePriorWeight,
                                kind: configuration.noiseModel, communicator: communicator)
         volume = Self.randomStart(box: box, diameter_px: diameter_px, grid: grid, symmetry: symmetry,
                                   generator: &generator)
         initialSigmaScale = try configuration.noiseInitialSigmaScale ?? tunedSigmaScale()
         let s2 = initialSigmaScale * initialSigmaScale
-        noise = NoiseModel(variance: noise.variance.map { s2 * $0 }, priorWeight_images: noise.priorWeight_images,
+        noise = NoiseModel(variance: noise.variance.map { s2 * $0 }, priorWeight: noise.priorWeight,
                            kind: noise.kind)
     }
 
@@ -320,8 +320,7 @@ final class AbinitEngine {
                 rows[row + shell] += (residual * residual).sum() / 2
             }
         }
-        noise.update(residualPower: try communicator.sumDisjointRows(rows, rowLength: box), counts: counts,
-                     imageCount: minibatchCount)
+        noise.update(residualPower: try communicator.sumDisjointRows(rows, rowLength: box), counts: counts)
     }
 
     /// A random volume from the seed, low-passed to Fourier radius 7, made symmetric under the point group and

@@ -4,32 +4,32 @@ import DuetKernels
 /// The Gaussian noise model of pose inference: `variance[s]` is σ² of each of the real and imaginary parts of a
 /// Fourier coefficient of shell `s` (round(|k|), image Fourier pixels), in units of the unnormalised DFT of the
 /// normalised images. Starts from the images' own power (all noise) and follows the residuals of the best poses;
-/// the previous estimate weighs as `priorWeight_images` images against a minibatch's residuals (CryoSPARC's
-/// "Noise priorw", in images). `kind` is CryoSPARC's noise model: `.symmetric` keeps one σ² per shell (coloured,
-/// radially symmetric), `.white` one σ² for every shell (their mean over the coefficients).
+/// the previous estimate weighs as `priorWeight` Fourier coefficients per shell against a minibatch's residuals.
+/// `kind` is CryoSPARC's noise model: `.symmetric` keeps one σ² per shell (coloured, radially symmetric), `.white`
+/// one σ² for every shell (their mean over the coefficients).
 struct NoiseModel {
     var variance: [Double]
-    let priorWeight_images: Double
+    let priorWeight: Double
     let kind: NoiseModelKind
 
     /// The model with σ² `variance` per shell of an image of edge `variance.count` (for `.white`, their mean over
     /// the image's coefficients).
-    init(variance: [Double], priorWeight_images: Double, kind: NoiseModelKind) {
+    init(variance: [Double], priorWeight: Double, kind: NoiseModelKind) {
         let box = variance.count
         var counts = [Double](repeating: 0, count: box)
         Self.forEachCoefficient(box: box, radius_px: box) { _, shell in counts[shell] += 1 }
         self.variance = kind == .white ? Self.white(variance, counts: counts) : variance
-        self.priorWeight_images = priorWeight_images
+        self.priorWeight = priorWeight
         self.kind = kind
     }
 
     /// σ² from the mean power of the first `sampleCount` particles of the set (`spectra`, centred half-planes),
     /// per shell, times `sigmaScale²`; each rank measures the ones it owns (collective).
     init(particles: PreparedParticles, shard: ParticleShard, sampleCount: Int, sigmaScale: Double,
-         priorWeight_images: Double, kind: NoiseModelKind, communicator: Communicator) throws {
+         priorWeight: Double, kind: NoiseModelKind, communicator: Communicator) throws {
         self.init(variance: try Self.imagePower(particles: particles, shard: shard, sampleCount: sampleCount,
                                                 communicator: communicator).map { sigmaScale * sigmaScale * $0 },
-                  priorWeight_images: priorWeight_images, kind: kind)
+                  priorWeight: priorWeight, kind: kind)
     }
 
     /// The mean power per shell of the first `sampleCount` particles (each rank measures the ones it owns).
@@ -62,13 +62,11 @@ struct NoiseModel {
         }
     }
 
-    /// Updates σ² with the residuals `|X − C·P|²` of `imageCount` images at their best poses; `residualPower[s]`
-    /// and `counts[s]` are the summed per-part residual power and number of coefficients in shell `s`.
-    mutating func update(residualPower: [Double], counts: [Double], imageCount: Int) {
-        let priorFraction = priorWeight_images / Double(max(1, imageCount))
+    /// Updates σ² with the residuals `|X − C·P|²` of images at their best poses; `residualPower[s]` and
+    /// `counts[s]` are the summed per-part residual power and number of coefficients in shell `s`.
+    mutating func update(residualPower: [Double], counts: [Double]) {
         for s in variance.indices where s < residualPower.count && counts[s] > 0 {
-            let prior = priorFraction * counts[s]   // coefficients of shell s in priorWeight_images images
-            variance[s] = (prior * variance[s] + residualPower[s]) / (prior + counts[s])
+            variance[s] = (priorWeight * variance[s] + residualPower[s]) / (priorWeight + counts[s])
         }
         if kind == .white { variance = Self.white(variance, counts: counts) }
     }
