@@ -65,14 +65,14 @@ relion_sgd() {
 
 case $mode in
   abinit)
-    timed duet "$duet" abinit "$data/particles.star" --out "$out/duet" --threads "$threads" ${DUET_ARGS:-}
+    timed duet "$duet" abinit "$data/particles.star" --out "$out/duet" --overwrite --threads "$threads" ${DUET_ARGS:-}
     score duet "$out/duet/particles.star" "$out/duet/map.mrc"
     relion_sgd
     score relion "$out/relion_sgd/final_data.star" "$out/relion_sgd/final_class001.mrc"
     ;;
   refine)
     timed duet mpirun --oversubscribe --bind-to none -np "$ranks" "$duet" refine "$data/particles.star" \
-        --out "$out/duet" --threads $(( (threads + ranks - 1) / ranks )) ${DUET_ARGS:-}
+        --out "$out/duet" --overwrite --threads $(( (threads + ranks - 1) / ranks )) ${DUET_ARGS:-}
     # Scored like RELION's map: the average of the two half maps.
     python3 -c "import mrcfile, sys; a, b = (mrcfile.open(f'{sys.argv[1]}/half_map_{h}.mrc') for h in 'AB'); \
 m = mrcfile.new(f'{sys.argv[1]}/average.mrc', overwrite=True); m.set_data((a.data + b.data) / 2); \

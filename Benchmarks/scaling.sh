@@ -28,7 +28,7 @@ run() {   # RANKS THREADS
     echo "scaling: $1 rank(s) x $2 thread(s)" >&2
     # shellcheck disable=SC2086  # $args is a list of options
     /usr/bin/time -f "%e %M" -o "$out/$name.time" mpirun --oversubscribe --bind-to none -np "$1" \
-        "$duet" refine "$data/particles.star" --out "$out/$name" --threads "$2" $args > "$out/$name.log" 2>&1
+        "$duet" refine "$data/particles.star" --out "$out/$name" --overwrite --threads "$2" $args > "$out/$name.log" 2>&1
     echo "$name $1 $2 $(cat "$out/$name.time")" >> "$out/runs.txt"
 }
 for n in $ranks_list; do run "$n" 1; done

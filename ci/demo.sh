@@ -14,10 +14,10 @@ swift build -c release --product duet
 duet=.build/release/duet
 
 echo "== simulate particles with known truth"
-$duet simulate "$data/cryojax/3j9g_potential_ps4_4.mrc" --out "$out/sim" --count 2000 --snr 0.1 --seed 1
+$duet simulate "$data/cryojax/3j9g_potential_ps4_4.mrc" --out "$out/sim" --count 2000 --snr 0.1 --seed 1 --overwrite
 $duet info "$out/sim/truth.star"
 echo "== reconstruct both half-sets at the true poses on 4 MPI ranks"
-mpirun --oversubscribe -np 4 $duet reconstruct "$out/sim/truth.star" --out "$out/reconstruct"
+mpirun --oversubscribe -np 4 $duet reconstruct "$out/sim/truth.star" --out "$out/reconstruct" --overwrite
 echo "== the map against the truth"
 $duet fsc "$out/reconstruct/map.mrc" "$data/cryojax/3j9g_potential_ps4_4.mrc" --out "$out/map-vs-truth"
 echo "== file tools: convert a real RELION 3.1 particle file to CryoSPARC .cs and back"

@@ -5,7 +5,8 @@
 #   2. --resume from the checkpoint half way gives the same half maps as the uninterrupted run;
 #   3. independence: replacing half B's images by pure noise leaves half A's map bit-identical, and a set of
 #      pure noise claims no gold-standard resolution better than 30 Å;
-#   4. SIGTERM under mpirun leaves a checkpoint, and resuming it ends with the uninterrupted run's maps;
+#   4. SIGTERM under mpirun, and SIGINT (Ctrl-C) to one process, leave a checkpoint, and resuming it ends with the
+#      uninterrupted run's maps;
 #   5. kill -9 of one rank ends the job within seconds; resuming its last checkpoint gives the same maps;
 #   6. relion_reconstruct --ctf --subset 1 on Duet's particles.star reproduces half map A;
 #   7. the outputs load in mrcfile (validate), starfile and h5py.
@@ -118,6 +119,18 @@ test -f "$work/term/checkpoint/checkpoint.json" || { echo "SIGTERM left no check
 echo "stopped at: $(grep -o '"iteration" : [0-9]*' "$work/term/checkpoint/checkpoint.json")"
 "${mpi[@]}" -np 2 "$duet" refine --resume "$work/term" > /dev/null
 same_maps "$work/np2" "$work/term" "SIGTERM + resume vs uninterrupted"
+
+echo "== SIGINT (Ctrl-C) to one process, then --resume"
+"$duet" "${refine[@]}" "$work/data/particles.star" --out "$work/int" > "$work/int.log" 2>&1 &
+single=$!
+for _ in $(seq 1 600); do grep -q "iteration   20/30" "$work/int.log" 2>/dev/null && break; sleep 0.1; done
+kill -INT $single
+status=0; wait $single || status=$?
+if [ $status -ne 130 ]; then echo "SIGINT: exit status $status, not 130" >&2; cat "$work/int.log" >&2; exit 1; fi
+grep -q "stopped by SIGINT" "$work/int.log" || { echo "SIGINT: no message" >&2; exit 1; }
+test -f "$work/int/checkpoint/checkpoint.json" || { echo "SIGINT left no checkpoint" >&2; exit 1; }
+"$duet" refine --resume "$work/int" > /dev/null
+same_maps "$work/np1" "$work/int" "SIGINT + resume vs uninterrupted"
 
 echo "== kill -9 of one rank, then --resume"
 start_two_ranks killed

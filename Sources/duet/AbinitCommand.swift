@@ -15,14 +15,18 @@ struct AbinitCommand: ParsableCommand {
     @Option(help: "Output directory.")
     var out: String
 
-    @Option(name: .customLong("pixel-size"), help: "Pixel size in Å, when the particle file lacks it.")
+    @Option(name: .customLong("pixel-size"), help: "Pixel size in Å, > 0; replaces the particle file's own.")
     var pixelSize_A: Double?
+
+    @Flag(help: "Write into --out even when it holds another run's outputs (never over an input file).")
+    var overwrite = false
 
     @OptionGroup var sgd: SGDOptions
 
     func run() throws {
         let progress = ProgressDisplay()
         let summary = try AbinitJob.run(particlesPath: particles, outputDirectory: out, pixelSize_A: pixelSize_A,
+                                        overwrite: overwrite,
                                         configuration: sgd.configuration, communicator: MPICommunicator.world(),
                                         progress: progress.show)
         progress.finish()

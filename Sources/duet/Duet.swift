@@ -26,7 +26,7 @@ struct Duet: ParsableCommand {
             if (try? MPICommunicator.world())?.isRoot ?? true {
                 FileHandle.standardError.write(Data("duet: \(stop.message)\n".utf8))
             }
-            Foundation.exit(143)
+            Foundation.exit(stop.exitStatus)
         } catch {
             exit(withError: error)
         }

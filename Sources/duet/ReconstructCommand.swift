@@ -14,7 +14,7 @@ struct ReconstructCommand: ParsableCommand {
     @Option(help: "Output directory.")
     var out: String
 
-    @Option(name: .customLong("pixel-size"), help: "Pixel size in Å, when the particle file lacks it.")
+    @Option(name: .customLong("pixel-size"), help: "Pixel size in Å, > 0; replaces the particle file's own.")
     var pixelSize_A: Double?
 
     @Flag(help: "Do not correct for the CTF.")
@@ -29,6 +29,9 @@ struct ReconstructCommand: ParsableCommand {
     @Option(help: "Point group of the particle, RELION's names and axes: C1, Cn, Dn, T, O or I.")
     var symmetry = "C1"
 
+    @Flag(help: "Write into --out even when it holds another run's outputs (never over an input file).")
+    var overwrite = false
+
     func run() throws {
         var configuration = Reconstruction.Configuration(particlesPath: particles, outputDirectory: out)
         configuration.pixelSize_A = pixelSize_A
@@ -36,6 +39,7 @@ struct ReconstructCommand: ParsableCommand {
         configuration.seed = seed
         configuration.resplit = resplit
         configuration.symmetry = symmetry
+        configuration.overwrite = overwrite
         if let summary = try Reconstruction.run(configuration, communicator: MPICommunicator.world()) {
             print(summary)
         }

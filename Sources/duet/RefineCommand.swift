@@ -21,7 +21,7 @@ struct RefineCommand: ParsableCommand {
     @Option(name: .customLong("resume"), help: "Continue the run in this output directory from its last checkpoint.")
     var resumeDirectory: String?
 
-    @Option(name: .customLong("pixel-size"), help: "Pixel size in Å, when the particle file lacks it.")
+    @Option(name: .customLong("pixel-size"), help: "Pixel size in Å, > 0; replaces the particle file's own.")
     var pixelSize_A: Double?
 
     @Flag(help: "Split into halves at random even if the input has a split.")
@@ -30,11 +30,14 @@ struct RefineCommand: ParsableCommand {
     @Option(help: "Align half B onto half A every this many iterations (and at the end).")
     var alignEvery: Int = defaults.alignmentInterval
 
-    @Option(help: "Write a checkpoint every this many iterations (0: only on SIGTERM).")
+    @Option(help: "Write a checkpoint every this many iterations (0: only on SIGTERM, SIGINT or SIGHUP).")
     var checkpointEvery: Int = defaults.checkpointInterval
 
     @Option(help: "Rounds after the SGD in which each half is reconstructed from its own particles, filtered by its own FSC and every pose searched again (the first over all poses, later ones near the current pose), ≥ 0.")
     var refinementRounds: Int = defaults.refinementRounds
+
+    @Flag(help: "Write into --out even when it holds another run's outputs (never over an input file).")
+    var overwrite = false
 
     @OptionGroup var sgd: SGDOptions
 
@@ -54,7 +57,7 @@ struct RefineCommand: ParsableCommand {
         c.checkpointInterval = checkpointEvery
         c.refinementRounds = refinementRounds
         let progress = ProgressDisplay()
-        let summary = try RefineJob.run(c, resume: resumeDirectory != nil, world: MPICommunicator.world(),
+        let summary = try RefineJob.run(c, resume: resumeDirectory != nil, overwrite: overwrite, world: MPICommunicator.world(),
                                         progress: progress.show)
         progress.finish()
         if let summary { print(summary) }

@@ -6,30 +6,30 @@ import DuetEngine
 struct SGDOptions: ParsableArguments {
     private static let defaults = AbinitConfiguration()
 
-    @Option(name: .customLong("initial-resolution"), help: "Resolution the search starts at, Å.")
+    @Option(name: .customLong("initial-resolution"), help: "Resolution the search starts at, Å, > 0.")
     var initialResolution_A: Double = defaults.initialResolution_A
 
-    @Option(name: .customLong("max-resolution"), help: "Resolution reached after the initial iterations, Å (default Nyquist).")
+    @Option(name: .customLong("max-resolution"), help: "Resolution reached after the initial iterations, Å, between Nyquist and --initial-resolution (default Nyquist).")
     var maximumResolution_A: Double?
 
-    @Option(help: "Iterations while the resolution rises.")
+    @Option(help: "Iterations while the resolution rises, ≥ 1.")
     var initialIterations: Int = defaults.initialIterations
 
-    @Option(help: "Iterations at the maximum resolution.")
+    @Option(help: "Iterations at the maximum resolution, ≥ 0.")
     var finalIterations: Int = defaults.finalIterations
 
-    @Option(help: "Minibatch size before --minibatch-switch.")
+    @Option(help: "Minibatch size before --minibatch-switch, ≥ 1.")
     var initialMinibatch: Int = defaults.initialMinibatch
     @Option(help: "Minibatch size after the switch; 0: CryoSPARC's autotune, 1000 for particles under 150 Å or groups T, O, I, else 300.")
     var finalMinibatch: Int = defaults.finalMinibatch
-    @Option(help: "Iteration at which the minibatch grows.")
+    @Option(help: "Iteration at which the minibatch grows, ≥ 0.")
     var minibatchSwitch: Int = defaults.minibatchSwitchIteration
 
-    @Option(help: "Learning rate of the first --high-lr-iterations iterations.")
+    @Option(help: "Learning rate of the first --high-lr-iterations iterations, > 0.")
     var initialLearningRate: Double = defaults.initialLearningRate
-    @Option(help: "Iterations at the initial learning rate.")
+    @Option(help: "Iterations at the initial learning rate, ≥ 0.")
     var highLrIterations: Int = defaults.highLearningRateIterations
-    @Option(help: "Learning rate afterwards.")
+    @Option(help: "Learning rate afterwards, > 0.")
     var learningRate: Double = defaults.learningRate
 
     @Option(help: "Starting noise σ as a multiple of the images' own power per shell, > 0, or auto: tuned to --target-ess-fraction (CryoSPARC's default).")
@@ -42,7 +42,7 @@ struct SGDOptions: ParsableArguments {
     @Option(help: "Noise model: symmetric (one σ² per Fourier shell) or white (one σ²).")
     var noiseModel: NoiseModelKind = defaults.noiseModel
 
-    @Option(name: .customLong("diameter"), help: "Particle diameter, Å (default 90 % of the box).")
+    @Option(name: .customLong("diameter"), help: "Particle diameter, Å, > 0 (default 90 % of the box).")
     var particleDiameter_A: Double?
 
     @Option(help: "Largest in-plane shift searched, pixels, ≥ 0 (default 10 % of the box, at least 3).")
@@ -65,13 +65,13 @@ struct SGDOptions: ParsableArguments {
     @Option(help: "Point group of the particle, RELION's names and axes: C1, Cn, Dn, T, O or I.")
     var symmetry: String = defaults.symmetry
 
-    @Option(help: "Use at most this many particles.")
+    @Option(help: "Use at most this many particles, ≥ 1.")
     var particleLimit: Int?
 
     @Option(help: "Random seed.")
     var seed: UInt64 = defaults.seed
 
-    @Option(help: "Worker threads (default: all cores).")
+    @Option(help: "Worker threads, ≥ 1 (default: all cores).")
     var threads: Int?
 
     /// The engine configuration these options describe.

@@ -43,6 +43,9 @@ struct SimulateCommand: ParsableCommand {
     @Option(name: .customLong("max-shift"), help: "Random shifts are uniform in ± this many Å (default 3 pixels).")
     var maxShift_A: Double?
 
+    @Flag(help: "Write into --out even when it holds another run's outputs (never over an input file).")
+    var overwrite = false
+
     func run() throws {
         var configuration = Simulation.Configuration(mapPath: map, outputDirectory: out)
         configuration.count = count
@@ -54,6 +57,7 @@ struct SimulateCommand: ParsableCommand {
         configuration.defocusMin_A = defocusMin_A
         configuration.defocusMax_A = defocusMax_A
         configuration.maxShift_A = maxShift_A
+        configuration.overwrite = overwrite
         print(try Simulation.run(configuration))
     }
 }

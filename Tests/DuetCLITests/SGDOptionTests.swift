@@ -15,7 +15,16 @@ final class SGDOptionTests: XCTestCase {
                                          ("refine", "--min-align-resolution", "nan"),
                                          ("abinit", "--per-image-scale-sigma", "0"),
                                          ("refine", "--symmetry", "C0"),
-                                         ("abinit", "--symmetry", "Q")] {
+                                         ("abinit", "--symmetry", "Q"),
+                                         ("abinit", "--initial-iterations", "0"), ("refine", "--initial-iterations", "-1"),
+                                         ("refine", "--final-iterations", "-1"), ("abinit", "--initial-minibatch", "0"),
+                                         ("refine", "--threads", "0"), ("refine", "--align-every", "0"),
+                                         ("refine", "--checkpoint-every", "-1"), ("abinit", "--learning-rate", "nan"),
+                                         ("refine", "--initial-learning-rate", "0"), ("refine", "--pixel-size", "0"),
+                                         ("abinit", "--pixel-size", "-1"), ("refine", "--particle-limit", "-1"),
+                                         ("abinit", "--particle-limit", "0"), ("refine", "--max-resolution", "nan"),
+                                         ("abinit", "--initial-resolution", "-5"), ("refine", "--diameter", "0"),
+                                         ("refine", "--max-resolution", "40")] {
             let out = directory.appendingPathComponent(command).path
             let result = try CommandRunner.duet([command, particles, "--out", out, "\(option)=\(value)"])
             XCTAssertNotEqual(result.status, 0, "\(option) \(value) should fail")

@@ -95,6 +95,24 @@ public struct AbinitConfiguration: Sendable, Codable, Equatable {
 
     /// Throws a one-line error naming the first option that is out of range.
     public func validate() throws {
+        func isLength(_ x: Double) -> Bool { x.isFinite && x > 0 }
+        guard isLength(initialResolution_A) else { throw DuetError("--initial-resolution must be a resolution > 0 Å") }
+        if let r = maximumResolution_A {
+            guard isLength(r) else { throw DuetError("--max-resolution must be a resolution > 0 Å") }
+            guard r <= initialResolution_A else {
+                throw DuetError("--max-resolution (\(r) Å) must not be coarser than --initial-resolution (\(initialResolution_A) Å)")
+            }
+        }
+        guard initialIterations >= 1 else { throw DuetError("--initial-iterations must be at least 1") }
+        guard finalIterations >= 0 else { throw DuetError("--final-iterations must be ≥ 0") }
+        guard initialMinibatch >= 1 else { throw DuetError("--initial-minibatch must be at least 1") }
+        guard minibatchSwitchIteration >= 0 else { throw DuetError("--minibatch-switch must be ≥ 0") }
+        guard isLength(initialLearningRate) else { throw DuetError("--initial-learning-rate must be > 0") }
+        guard isLength(learningRate) else { throw DuetError("--learning-rate must be > 0") }
+        guard highLearningRateIterations >= 0 else { throw DuetError("--high-lr-iterations must be ≥ 0") }
+        if let d = particleDiameter_A { guard isLength(d) else { throw DuetError("--diameter must be a length > 0 Å") } }
+        if let limit = particleLimit { guard limit >= 1 else { throw DuetError("--particle-limit must be at least 1") } }
+        if let threads { guard threads >= 1 else { throw DuetError("--threads must be at least 1") } }
         guard finalMinibatch >= 0 else { throw DuetError("--final-minibatch must be ≥ 0 (0: autotune)") }
         if let maxShift_px { guard maxShift_px >= 0 else { throw DuetError("--max-shift must be ≥ 0 pixels") } }
         if let r = minimumAlignmentResolution_A {
@@ -113,6 +131,14 @@ public struct AbinitConfiguration: Sendable, Codable, Equatable {
         }
         guard noisePriorWeight.isFinite && noisePriorWeight >= 0 else {
             throw DuetError("--noise-prior-weight must be ≥ 0")
+        }
+    }
+
+    /// Throws a one-line error when the maximum resolution is finer than Nyquist (2 pixels of `pixelSize_A`).
+    public func validate(pixelSize_A: Double) throws {
+        if let r = maximumResolution_A, r < 2 * pixelSize_A - 1e-9 {
+            throw DuetError(String(format: "--max-resolution %g Å is finer than Nyquist (%g Å at %g Å/px)",
+                                   r, 2 * pixelSize_A, pixelSize_A))
         }
     }
 

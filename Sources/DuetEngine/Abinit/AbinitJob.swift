@@ -10,27 +10,31 @@ import Foundation
 /// `unused.star` (particles never drawn into a minibatch) and `log.txt` (one line every 10 iterations).
 public enum AbinitJob {
     /// Returns the summary line on rank 0, nil on the others.
-    public static func run(particlesPath: String, outputDirectory: String, pixelSize_A: Double?,
+    public static func run(particlesPath: String, outputDirectory: String, pixelSize_A: Double?, overwrite: Bool,
                            configuration: AbinitConfiguration, communicator: Communicator,
                            progress: @escaping (String) -> Void) throws -> String? {
         try configuration.validate()
+        try ParticleSet.validatePixelSizeOption(pixelSize_A)
         var input = try ParticleFile.read(particlesPath, pixelSize_A: pixelSize_A)
         input.fillMissingBoxSizesFromStacks()
         var set = input
         if let limit = configuration.particleLimit { set.particles = Array(set.particles.prefix(limit)) }
-        guard let box = set.particles.first?.boxSize else { throw DuetError("\(particlesPath): image size unknown") }
-        guard let pixel_A = set.particles.first?.pixelSize_A else {
-            throw DuetError("\(particlesPath): pixel size unknown: pass --pixel-size")
+        let (box, pixel_A) = try set.commonGeometry(path: particlesPath, requirePoses: false)
+        try configuration.validate(pixelSize_A: pixel_A)
+        try OutputDirectory.check(outputDirectory, inputs: OutputDirectory.inputs(of: set, path: particlesPath),
+                                  overwrite: overwrite)
+        guard set.particles.count >= 2 else {
+            throw DuetError("\(particlesPath): \(set.particles.count) particle; at least 2 are needed")
         }
-        if communicator.isRoot {
-            try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
-        }
+        if communicator.isRoot, let note = set.noteWithoutCTF { progress(note) }
         let shard = ParticleShard(particleCount: set.particles.count, rank: communicator.rank, size: communicator.size)
         let data = try PreparedParticles(set: set, indices: shard.indices, box: box, pixelSize_A: pixel_A,
                                          backgroundRadius_px: configuration.particleDiameter_px(box: box, pixelSize_A: pixel_A) / 2)
         let engine = try AbinitEngine(configuration: configuration, data: data, shard: shard, stream: 0xAB1,
                                       communicator: communicator)
         if communicator.isRoot {
+            // Created once every image has been read and checked, so that bad input leaves no directory behind.
+            try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
             progress(String(format: "noise initial sigma-scale %.2f", engine.initialSigmaScale)
                      + (configuration.noiseInitialSigmaScale == nil ? ", tuned to ESS fraction \(configuration.targetESSFraction)" : ""))
         }

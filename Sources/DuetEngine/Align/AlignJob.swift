@@ -63,8 +63,8 @@ public enum AlignJob {
     }
 
     public static func run(_ configuration: Configuration) throws -> Report {
-        let a = try MRCFile.readVolume(path: configuration.reference)
-        let b = try MRCFile.readVolume(path: configuration.moving)
+        let a = try MRCVolume.readFinite(path: configuration.reference)
+        let b = try MRCVolume.readFinite(path: configuration.moving)
         guard a.nx == a.ny && a.ny == a.nz else {
             throw DuetError("\(configuration.reference) is \(a.nx)×\(a.ny)×\(a.nz): alignment needs a cubic map")
         }

@@ -28,8 +28,8 @@ public enum FSCJob {
     }
 
     public static func run(_ configuration: Configuration) throws -> FSCReport {
-        let a = try MRCFile.readVolume(path: configuration.mapA)
-        let b = try MRCFile.readVolume(path: configuration.mapB)
+        let a = try MRCVolume.readFinite(path: configuration.mapA)
+        let b = try MRCVolume.readFinite(path: configuration.mapB)
         let box = try cubicBox(a, configuration.mapA)
         guard (b.nx, b.ny, b.nz) == (a.nx, a.ny, a.nz) else {
             throw DuetError("\(configuration.mapB) is \(b.nx)×\(b.ny)×\(b.nz) but \(configuration.mapA) is \(box)³")
@@ -40,7 +40,7 @@ public enum FSCJob {
         let unmasked = FourierShellCorrelation.curve(a.data, b.data, box: box, pixelSize_A: pixelSize_A)
         var masked: MaskedFSCResult?
         if let maskPath = configuration.mask {
-            let mask = try MRCFile.readVolume(path: maskPath)
+            let mask = try MRCVolume.readFinite(path: maskPath)
             guard (mask.nx, mask.ny, mask.nz) == (a.nx, a.ny, a.nz) else {
                 throw DuetError("mask \(maskPath) is \(mask.nx)×\(mask.ny)×\(mask.nz) but the maps are \(box)³")
             }

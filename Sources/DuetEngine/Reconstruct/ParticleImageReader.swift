@@ -1,8 +1,8 @@
 import DuetCore
 import DuetFormats
 
-/// Reads particle images from their MRC stacks, keeping each stack open, and checks that each image exists and has
-/// the expected box. One reader per thread (an `MRCFile` is not thread-safe).
+/// Reads particle images from their MRC stacks, keeping each stack open, and checks that each image exists, has
+/// the expected box and finite pixels. One reader per thread (an `MRCFile` is not thread-safe).
 final class ParticleImageReader {
     private let set: ParticleSet
     private var stacks: [String: MRCFile] = [:]
@@ -25,6 +25,9 @@ final class ParticleImageReader {
             throw DuetError("\(path) holds \(stack.nx)×\(stack.ny) images, expected \(box)×\(box)")
         }
         try stack.readImages(range: particle.image.index..<(particle.image.index + 1), into: image)
+        if let bad = image.firstIndex(where: { !$0.isFinite }) {
+            throw DuetError("\(particle.image.index + 1)@\(path): pixel \(bad) is \(image[bad]); remove the particle or repair the stack")
+        }
         if particle.imageSign != 1 {
             for p in image.indices { image[p] *= particle.imageSign }
         }

@@ -24,6 +24,8 @@ public enum Reconstruction {
         /// The particle's point group, RELION's name (`SymmetryGroup`): every image goes in at its |G| equivalent
         /// rotations, as `relion_reconstruct --sym` does.
         public var symmetry = "C1"
+        /// Write into an output directory that holds another run's outputs (never over an input).
+        public var overwrite = false
 
         public init(particlesPath: String, outputDirectory: String) {
             self.particlesPath = particlesPath
@@ -34,9 +36,12 @@ public enum Reconstruction {
     /// Runs the reconstruction (collective over `communicator`); returns the summary on rank 0, nil elsewhere.
     public static func run(_ c: Configuration, communicator: Communicator) throws -> String? {
         let symmetry = try SymmetryGroup(option: c.symmetry)
+        try ParticleSet.validatePixelSizeOption(c.pixelSize_A)
         var set = try ParticleFile.read(c.particlesPath, pixelSize_A: c.pixelSize_A)
         set.fillMissingBoxSizesFromStacks()
-        let (box, pixelSize_A) = try validate(set, path: c.particlesPath)
+        let (box, pixelSize_A) = try set.commonGeometry(path: c.particlesPath, requirePoses: true)
+        try OutputDirectory.check(c.outputDirectory, inputs: OutputDirectory.inputs(of: set, path: c.particlesPath),
+                                  overwrite: c.overwrite)
         assignHalves(&set, seed: c.seed, resplit: c.resplit)
 
         let grid = FourierGrid(box: box)
@@ -74,23 +79,6 @@ public enum Reconstruction {
         let counts = HalfSet.allCases.map { half in set.particles.filter { $0.halfSet == half }.count }
         return "reconstructed \(counts[0]) + \(counts[1]) particles (box \(box), \(String(format: "%g", pixelSize_A)) Å/px) "
             + "on \(communicator.size) rank(s); \(fsc.summary); maps in \(directory)/"
-    }
-
-    /// The common box and pixel size; every particle must have a pose.
-    static func validate(_ set: ParticleSet, path: String) throws -> (box: Int, pixelSize_A: Double) {
-        guard let first = set.particles.first else { throw DuetError("\(path) has no particles") }
-        guard let box = first.boxSize else {
-            throw DuetError("\(path): image size unknown (no rlnImageSize and no readable stack)")
-        }
-        guard let pixelSize_A = first.pixelSize_A else { throw DuetError("\(path): pixel size unknown: pass --pixel-size") }
-        for (i, particle) in set.particles.enumerated() {
-            guard particle.pose != nil else { throw DuetError("\(path): particle \(i + 1) has no pose") }
-            guard particle.boxSize == box, let pixel = particle.pixelSize_A, abs(pixel - pixelSize_A) < 1e-4 else {
-                throw DuetError("\(path): particle \(i + 1) has box \(particle.boxSize.map(String.init) ?? "?") at "
-                    + "\(particle.pixelSize_A.map { String($0) } ?? "?") Å/px; all must share box \(box) at \(pixelSize_A) Å/px")
-            }
-        }
-        return (box, pixelSize_A)
     }
 
     /// Keeps the input's split when every particle has one; otherwise splits 50/50 at random from `seed`.

@@ -73,23 +73,31 @@ extension JSONEncoder {
     }
 }
 
-/// A run stopped on request (SIGTERM) after writing a checkpoint: every rank throws it at the same iteration, so
-/// the processes end together with status 143 (128 + SIGTERM), as a job killed by SIGTERM would, without aborting MPI.
+/// A run stopped on request (SIGTERM, SIGINT or SIGHUP) after writing a checkpoint: every rank throws it at the
+/// same iteration, so the processes end together with status `128 + signal` (143 for SIGTERM), as a job killed by
+/// the signal would, without aborting MPI.
 public struct StoppedBySignal: Error, Sendable {
     public let message: String
+    public let signal: Int32
+    public var exitStatus: Int32 { 128 + signal }
 }
 
-/// SIGTERM (what SLURM sends before it kills a job) only sets a flag; the refinement checks it after every
-/// iteration, writes a checkpoint and stops.
+/// SIGTERM (what SLURM sends before it kills a job), SIGINT (Ctrl-C) and SIGHUP (a closed terminal) only set a
+/// flag; the refinement checks it after every iteration, writes a checkpoint and stops.
 enum TerminationSignal {
-    nonisolated(unsafe) private static var received: sig_atomic_t = 0
+    static let handled: [(signal: Int32, name: String)] = [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT"), (SIGHUP, "SIGHUP")]
+    nonisolated(unsafe) private static var received: (sig_atomic_t, sig_atomic_t, sig_atomic_t) = (0, 0, 0)
 
     static func install() {
-        signal(SIGTERM) { _ in TerminationSignal.received = 1 }
+        signal(SIGTERM) { _ in TerminationSignal.received.0 = 1 }
+        signal(SIGINT) { _ in TerminationSignal.received.1 = 1 }
+        signal(SIGHUP) { _ in TerminationSignal.received.2 = 1 }
     }
 
-    /// Whether any rank of `world` has received SIGTERM (collective).
-    static func requested(world: Communicator) throws -> Bool {
-        try world.allreduceSum(Int64(received)) > 0
+    /// The first of `handled` that any rank of `world` has received, nil when none (collective).
+    static func requested(world: Communicator) throws -> (signal: Int32, name: String)? {
+        var flags = [Double(received.0), Double(received.1), Double(received.2)]
+        try world.allreduceSum(&flags)
+        return zip(flags, handled).first { $0.0 > 0 }?.1
     }
 }

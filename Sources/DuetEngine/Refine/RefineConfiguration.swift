@@ -1,3 +1,5 @@
+import DuetCore
+import DuetFormats
 import Foundation
 
 /// Settings of `duet refine` (gold-standard ab-initio refinement, DESIGN.md §3): the SGD schedule of each half
@@ -13,7 +15,7 @@ public struct RefineConfiguration: Sendable, Codable, Equatable {
     public var resplit = false
     /// Align half B onto half A every this many iterations (and at the end).
     public var alignmentInterval = 50
-    /// Write a checkpoint every this many iterations (0: only on SIGTERM).
+    /// Write a checkpoint every this many iterations (0: only on SIGTERM, SIGINT or SIGHUP).
     public var checkpointInterval = 50
     /// Rounds of `HalfSetRefinementRound` after the SGD: each half reconstructed from its particles at their
     /// poses as two chains, filtered by the chains' FSC, and every pose searched again against its chain's map
@@ -23,6 +25,15 @@ public struct RefineConfiguration: Sendable, Codable, Equatable {
     public init(particlesPath: String, outputDirectory: String) {
         self.particlesPath = particlesPath
         self.outputDirectory = outputDirectory
+    }
+
+    /// Throws a one-line error naming the first option that is out of range.
+    public func validate() throws {
+        try sgd.validate()
+        try ParticleSet.validatePixelSizeOption(pixelSize_A)
+        guard alignmentInterval >= 1 else { throw DuetError("--align-every must be at least 1") }
+        guard checkpointInterval >= 0 else { throw DuetError("--checkpoint-every must be ≥ 0") }
+        guard refinementRounds >= 0 else { throw DuetError("--refinement-rounds must be ≥ 0") }
     }
 
     /// Resolution of the half-map alignment at iteration resolution `current_A`: well below the current

@@ -10,16 +10,16 @@ import Foundation
 /// (`HalfSetRanks`), half B is aligned onto half A every `alignmentInterval` iterations and at the end
 /// (`HalfMapAlignment`); at the end every particle's pose is inferred once more against its half's final map, then
 /// `refinementRounds` rounds of `HalfSetRefinementRound` refine the poses against reconstructions of the half's own
-/// particles, and each half's map is a direct reconstruction of its particles at the final poses (`RefineOutputs`). Checkpoints every
-/// `checkpointInterval` iterations and on SIGTERM; `resume` continues from the last one. Every rank times its
-/// stages (`StageTimes`, collectives through a `TimedCommunicator`); the log and `duet.h5` report their mean over
-/// the ranks per iteration, and the summary their totals.
+/// particles, and each half's map is a direct reconstruction of its particles at the final poses (`RefineOutputs`).
+/// Checkpoints every `checkpointInterval` iterations and on SIGTERM, SIGINT or SIGHUP; `resume` continues from the
+/// last one. Every rank times its stages (`StageTimes`, collectives through a `TimedCommunicator`); the log and
+/// `duet.h5` report their mean over the ranks per iteration, and the summary their totals.
 public enum RefineJob {
     /// Runs the refinement (collective over `world`); returns the summary on world rank 0, nil elsewhere.
-    public static func run(_ configuration: RefineConfiguration, resume: Bool, world untimedWorld: Communicator,
+    public static func run(_ configuration: RefineConfiguration, resume: Bool, overwrite: Bool = false,
+                           world untimedWorld: Communicator,
                            progress: @escaping (String) -> Void) throws -> String? {
-        try configuration.sgd.validate()
-        guard configuration.refinementRounds >= 0 else { throw DuetError("--refinement-rounds must be ≥ 0") }
+        try configuration.validate()
         let times = StageTimes()
         let world = TimedCommunicator(untimedWorld, times: times)
         var c = configuration
@@ -40,12 +40,20 @@ public enum RefineJob {
         // Particles beyond --particle-limit are not used; they are reported as unused.
         var set = input
         if let limit = c.sgd.particleLimit { set.particles = Array(set.particles.prefix(limit)) }
-        guard let box = set.particles.first?.boxSize else { throw DuetError("\(c.particlesPath): image size unknown") }
-        guard let pixelSize_A = set.particles.first?.pixelSize_A else {
-            throw DuetError("\(c.particlesPath): pixel size unknown: pass --pixel-size")
+        let (box, pixelSize_A) = try set.commonGeometry(path: c.particlesPath, requirePoses: false)
+        try c.sgd.validate(pixelSize_A: pixelSize_A)
+        if !resume {
+            try OutputDirectory.check(c.outputDirectory, inputs: OutputDirectory.inputs(of: input, path: c.particlesPath),
+                                      overwrite: overwrite)
         }
         Reconstruction.assignHalves(&set, seed: c.sgd.seed, resplit: c.resplit)
-        if world.isRoot { try FileManager.default.createDirectory(atPath: c.outputDirectory, withIntermediateDirectories: true) }
+        for half in HalfSet.allCases {
+            let count = set.particles.lazy.filter { $0.halfSet == half }.count
+            guard count >= 2 else {
+                throw DuetError("\(c.particlesPath): half-set \(half.letter) has \(count) particle(s); each half needs at least 2")
+            }
+        }
+        if world.isRoot, let note = set.noteWithoutCTF { progress(note) }
         let ranks = try HalfSetRanks.split(world)
         TerminationSignal.install()
 
@@ -58,6 +66,8 @@ public enum RefineJob {
             if let checkpoint { try run.engine.restore(checkpoint.state(of: half)) }
             halves[half] = run
         }
+        // Created once every image has been read and checked, so that bad input leaves no directory behind.
+        if world.isRoot { try FileManager.default.createDirectory(atPath: c.outputDirectory, withIntermediateDirectories: true) }
         let engines = halves.mapValues(\.engine)
         var sigmaScales = [0.0, 0.0]
         for half in ranks.halves where ranks.communicator.isRoot {
@@ -100,14 +110,14 @@ public enum RefineJob {
                 if let line { progress(line) }
             }
             let stop = try TerminationSignal.requested(world: world)
-            if stop || (c.checkpointInterval > 0 && t % c.checkpointInterval == 0 && t < total) {
+            if stop != nil || (c.checkpointInterval > 0 && t % c.checkpointInterval == 0 && t < total) {
                 try times.measure(.io) {
                     try writeCheckpoint(iteration: t, configuration: c, halves: halves, world: world)
                 }
             }
-            if stop {
-                throw StoppedBySignal(message: "stopped by SIGTERM after iteration \(t) of \(total); checkpoint written: "
-                    + "continue with duet refine --resume \(c.outputDirectory)")
+            if let stop {
+                throw StoppedBySignal(message: "stopped by \(stop.name) after iteration \(t) of \(total); checkpoint "
+                    + "written: continue with duet refine --resume \(c.outputDirectory)", signal: stop.signal)
             }
         }
         if world.isRoot { progress("final pose assignment of every particle against its half's final map") }

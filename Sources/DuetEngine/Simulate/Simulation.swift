@@ -31,6 +31,8 @@ public enum Simulation {
         public var amplitudeContrast = 0.1
         /// Shifts are uniform in ±this (nil: 3 pixels).
         public var maxShift_A: Double?
+        /// Write into an output directory that holds another run's outputs (never over an input).
+        public var overwrite = false
 
         public init(mapPath: String, outputDirectory: String) {
             self.mapPath = mapPath
@@ -40,7 +42,7 @@ public enum Simulation {
 
     /// Runs the simulation; returns a one-line summary.
     public static func run(_ configuration: Configuration) throws -> String {
-        let map = try MRCFile.readVolume(path: configuration.mapPath)
+        let map = try MRCVolume.readFinite(path: configuration.mapPath)
         guard map.nx == map.ny && map.ny == map.nz else {
             throw DuetError("\(configuration.mapPath) is \(map.nx)×\(map.ny)×\(map.nz): simulate needs a cubic map")
         }
@@ -48,6 +50,9 @@ public enum Simulation {
             throw DuetError("\(configuration.mapPath) has no pixel size in its header: pass --pixel-size")
         }
         if let snr = configuration.snr, !(snr > 0) { throw DuetError("--snr must be positive, not \(snr)") }
+        try OutputDirectory.check(configuration.outputDirectory,
+                                  inputs: [configuration.mapPath] + (configuration.posesFrom.map { [$0] } ?? []),
+                                  overwrite: configuration.overwrite)
         let box = map.nx
         var particles = try truthParticles(configuration, box: box, pixelSize_A: pixelSize_A)
         guard !particles.isEmpty else { throw DuetError("nothing to simulate: 0 particles") }

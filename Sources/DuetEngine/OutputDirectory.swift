@@ -1,0 +1,38 @@
+import DuetCore
+import DuetFormats
+import Foundation
+
+/// The rule for `--out DIR` of simulate, reconstruct, abinit and refine: a directory that already holds another
+/// run's outputs is refused unless `--overwrite`, and no run ever writes over one of its own inputs.
+public enum OutputDirectory {
+    /// Every file or folder name a Duet run writes in its output directory.
+    static let names = ["particles.star", "particles.cs", "particles.mrcs", "truth.star", "unused.star",
+                        "unused_particles.star", "unused_particles.cs", "map.mrc", "half_map_A.mrc", "half_map_B.mrc",
+                        "half_A.mrc", "half_B.mrc", "mask.mrc", "fsc.star", "fsc.svg", "fsc.txt", "slices.png", "log.txt",
+                        "duet.h5", "checkpoint"]
+
+    /// Throws a one-line error when `directory` would overwrite one of `inputs` (whatever `overwrite` says), or
+    /// holds another run's outputs and `overwrite` is false.
+    static func check(_ directory: String, inputs: [String], overwrite: Bool) throws {
+        let outputs = names.map { canonical(directory + "/" + $0) }
+        for input in Set(inputs.map(canonical)) where outputs.contains(input) {
+            throw DuetError("--out \(directory) would overwrite the input \(input): choose another output directory")
+        }
+        guard !overwrite else { return }
+        let present = names.filter { FileManager.default.fileExists(atPath: directory + "/" + $0) }
+        guard present.isEmpty else {
+            throw DuetError("--out \(directory) already holds another run's \(present.prefix(3).joined(separator: ", ")): "
+                            + "choose another directory or pass --overwrite")
+        }
+    }
+
+    /// The particle file and every image stack it names: the inputs an output directory must not overwrite.
+    static func inputs(of set: ParticleSet, path: String) -> [String] {
+        [path] + Set(set.particles.map { set.imagePath(of: $0) })
+    }
+
+    /// `path` absolute, with `.`, `..` and symbolic links resolved.
+    private static func canonical(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+}

@@ -1,0 +1,157 @@
+import DuetFormats
+import DuetTestSupport
+import XCTest
+
+/// Inputs that used to crash or give a meaningless result (issue #15) end with one `duet: error:` line, a non-zero
+/// exit and no output directory; a stack without CTF columns is used and the log says so.
+final class BadInputTests: XCTestCase {
+    private var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = try CommandRunner.temporaryDirectory()
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// A RELION 3.1 STAR file of `count` noise images of 16² in `name`.star/.mrcs: optics group 1 at 4 Å/px and,
+    /// for particles listed in `secondGroup`, group 2 at 5 Å/px; `defocusU(i)` as written in the STAR; no CTF
+    /// columns when `ctf` is false; `badPixel` set in image `badImage` (0-based).
+    private func writeSet(_ name: String, count: Int, ctf: Bool = true, secondGroup: Set<Int> = [],
+                          defocusU: (Int) -> String = { _ in "15000" }, badImage: Int? = nil,
+                          badPixel: Float = .nan) throws -> String {
+        let box = 16
+        var generator = SystemRandomNumberGenerator()
+        var images = (0..<(count * box * box)).map { _ in Float.random(in: -1...1, using: &generator) }
+        if let badImage { images[badImage * box * box + 37] = badPixel }
+        try MRCWriter.writeImageStack(nx: box, ny: box, images: images, pixelSize_A: 4,
+                                      to: directory.appendingPathComponent("\(name).mrcs").path)
+        let ctfOptics = ctf ? " 300 2.7 0.1" : ""
+        var star = "data_optics\nloop_\n_rlnOpticsGroup\n_rlnImagePixelSize\n_rlnImageSize\n_rlnImageDimensionality\n"
+            + (ctf ? "_rlnVoltage\n_rlnSphericalAberration\n_rlnAmplitudeContrast\n" : "")
+            + "1 4.0 \(box) 2\(ctfOptics)\n2 5.0 \(box) 2\(ctfOptics)\n\n"
+            + "data_particles\nloop_\n_rlnImageName\n_rlnOpticsGroup\n"
+            + (ctf ? "_rlnDefocusU\n_rlnDefocusV\n_rlnDefocusAngle\n" : "")
+        for i in 0..<count {
+            let group = secondGroup.contains(i) ? 2 : 1
+            star += "\(i + 1)@\(name).mrcs \(group)" + (ctf ? " \(defocusU(i)) 15000 0" : "") + "\n"
+        }
+        let path = directory.appendingPathComponent("\(name).star").path
+        try star.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// Runs `arguments` and checks the one-line error containing `expected`, and that `out` was not created.
+    private func assertFails(_ arguments: [String], out: String, containing expected: String,
+                             file: StaticString = #filePath, line: UInt = #line) throws {
+        let result = try CommandRunner.duet(arguments)
+        XCTAssertEqual(result.status, 1, result.stderr, file: file, line: line)
+        XCTAssertTrue(result.stderr.hasPrefix("duet: error: "), result.stderr, file: file, line: line)
+        XCTAssertTrue(result.stderr.contains(expected), "\(expected) not in \(result.stderr)", file: file, line: line)
+        XCTAssertEqual(result.stderr.filter { $0 == "\n" }.count, 1, result.stderr, file: file, line: line)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out), "\(out) must not exist", file: file, line: line)
+    }
+
+    private let short = ["--initial-iterations", "1", "--final-iterations", "0", "--initial-minibatch", "4",
+                         "--threads", "1"]
+
+    func testNonFinitePixelsAreRefused() throws {
+        for (value, name) in [(Float.nan, "nan"), (Float.infinity, "inf")] {
+            let star = try writeSet("pixel\(name)", count: 8, badImage: 2, badPixel: value)
+            for command in ["refine", "abinit"] {
+                let out = directory.appendingPathComponent("\(command)-\(name)").path
+                try assertFails([command, star, "--out", out] + short, out: out,
+                                containing: "pixel\(name).mrcs: pixel 37 is \(name)")
+            }
+        }
+    }
+
+    func testNonFiniteDefocusIsRefused() throws {
+        let star = try writeSet("defocus", count: 8, defocusU: { $0 == 4 ? "nan" : "15000" })
+        for command in ["refine", "abinit"] {
+            let out = directory.appendingPathComponent(command).path
+            try assertFails([command, star, "--out", out] + short, out: out,
+                            containing: "particle 5 has a non-finite CTF defocus U")
+        }
+    }
+
+    func testTwoPixelSizesAreRefused() throws {
+        let star = try writeSet("mixed", count: 8, secondGroup: [6])
+        for command in ["refine", "abinit"] {
+            let out = directory.appendingPathComponent(command).path
+            try assertFails([command, star, "--out", out] + short, out: out, containing: "particle 7 has box 16 at 5.0")
+        }
+    }
+
+    func testTooFewParticlesAreRefused() throws {
+        let star = try writeSet("one", count: 1)
+        let out = directory.appendingPathComponent("refine").path
+        try assertFails(["refine", star, "--out", out] + short, out: out, containing: "each half needs at least 2")
+        try assertFails(["abinit", star, "--out", out] + short, out: out, containing: "at least 2 are needed")
+        let eight = try writeSet("eight", count: 8)
+        try assertFails(["refine", eight, "--out", out, "--max-resolution", "7.9"] + short, out: out,
+                        containing: "--max-resolution 7.9 Å is finer than Nyquist (8 Å")
+    }
+
+    /// Without CTF columns the particles are refined without CTF correction, and the log says so.
+    func testMissingCTFIsReported() throws {
+        let star = try writeSet("noctf", count: 8, ctf: false)
+        let out = directory.appendingPathComponent("refine").path
+        let result = try CommandRunner.duet(["refine", star, "--out", out, "--refinement-rounds", "0"] + short)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("note: 8 of 8 particles have no CTF parameters and are used without CTF correction"),
+                      result.stdout)
+    }
+
+    /// An output directory holding another run is refused unless --overwrite; one where the run would write over
+    /// its own input is refused even with it, and the input is left as it was.
+    func testOutputDirectoriesAreNotClobbered() throws {
+        let box = 16
+        let map = directory.appendingPathComponent("map.mrc").path
+        let blob = (0..<(box * box * box)).map { i -> Float in
+            let (x, y, z) = (i % box - 8, (i / box) % box - 8, i / (box * box) - 8)
+            return x * x + y * y + z * z < 16 ? 1 : 0
+        }
+        try MRCWriter.writeVolume(nx: box, ny: box, nz: box, data: blob, pixelSize_A: 4, to: map)
+        let sim = directory.appendingPathComponent("sim").path
+        let simulate = ["simulate", map, "--out", sim, "--count", "20", "--seed", "1"]
+        XCTAssertEqual(try CommandRunner.duet(simulate).status, 0)
+        let again = try CommandRunner.duet(simulate)
+        XCTAssertEqual(again.status, 1)
+        XCTAssertEqual(again.stderr, "duet: error: --out \(sim) already holds another run's particles.star, "
+                       + "particles.mrcs, truth.star: choose another directory or pass --overwrite\n")
+        XCTAssertEqual(try CommandRunner.duet(simulate + ["--overwrite"]).status, 0)
+
+        let stack = sim + "/particles.mrcs"
+        let before = try Data(contentsOf: URL(fileURLWithPath: stack))
+        for arguments in [["reconstruct", sim + "/truth.star", "--out", sim, "--overwrite"],
+                          ["refine", sim + "/particles.star", "--out", sim, "--overwrite"] + short,
+                          ["abinit", sim + "/particles.star", "--out", sim + "/.", "--overwrite"] + short] {
+            let result = try CommandRunner.duet(arguments)
+            XCTAssertEqual(result.status, 1, "\(arguments)")
+            XCTAssertTrue(result.stderr.hasPrefix("duet: error: --out \(arguments[3]) would overwrite the input "),
+                          result.stderr)
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: stack)), before)
+    }
+
+    /// A map with a NaN voxel is refused by fsc, align and simulate, naming the voxel.
+    func testNonFiniteMapsAreRefused() throws {
+        let box = 8
+        var data = [Float](repeating: 1, count: box * box * box)
+        let good = directory.appendingPathComponent("good.mrc").path
+        try MRCWriter.writeVolume(nx: box, ny: box, nz: box, data: data, pixelSize_A: 2, to: good)
+        data[3 + box * (2 + box * 1)] = .nan
+        let bad = directory.appendingPathComponent("bad.mrc").path
+        try MRCWriter.writeVolume(nx: box, ny: box, nz: box, data: data, pixelSize_A: 2, to: bad)
+        let out = directory.appendingPathComponent("out").path
+        for arguments in [["fsc", good, bad, "--out", out], ["align", bad, good, "--out", out + ".mrc"],
+                          ["simulate", bad, "--out", out, "--count", "2"]] {
+            let result = try CommandRunner.duet(arguments)
+            XCTAssertEqual(result.status, 1, "\(arguments): \(result.stderr)")
+            XCTAssertEqual(result.stderr, "duet: error: \(bad): voxel (3, 2, 1) is nan\n", "\(arguments)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out), "\(out) must not exist")
+        }
+    }
+}
