@@ -1,5 +1,6 @@
 import ArgumentParser
 import DuetComm
+import DuetCore
 import DuetEngine
 import Foundation
 
@@ -18,7 +19,7 @@ struct RefineCommand: ParsableCommand {
     @Option(help: "Output directory.")
     var out: String?
 
-    @Option(name: .customLong("resume"), help: "Continue the run in this output directory from its last checkpoint.")
+    @Option(name: .customLong("resume"), help: "Continue the run in this output directory from its last checkpoint, with its settings (only --threads may be given).")
     var resumeDirectory: String?
 
     @Option(name: .customLong("pixel-size"), help: "Pixel size in Å, > 0; replaces the particle file's own.")
@@ -48,6 +49,16 @@ struct RefineCommand: ParsableCommand {
     }
 
     func run() throws {
+        if resumeDirectory != nil {
+            var sgdGiven = sgd.configuration
+            sgdGiven.threads = nil
+            let defaults = Self.defaults
+            guard particles == nil && out == nil && pixelSize_A == nil && !resplit && !overwrite
+                    && alignEvery == defaults.alignmentInterval && checkpointEvery == defaults.checkpointInterval
+                    && refinementRounds == defaults.refinementRounds && sgdGiven == defaults.sgd else {
+                throw DuetError("--resume continues with the checkpoint's settings: give no other option but --threads")
+            }
+        }
         let directory = resumeDirectory ?? out!
         var c = RefineConfiguration(particlesPath: particles ?? "", outputDirectory: directory)
         c.pixelSize_A = pixelSize_A

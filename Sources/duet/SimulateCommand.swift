@@ -40,8 +40,8 @@ struct SimulateCommand: ParsableCommand {
     @Option(name: .customLong("defocus-max"), help: "Largest random defocus, Å.")
     var defocusMax_A: Double = 25_000
 
-    @Option(name: .customLong("max-shift"), help: "Random shifts are uniform in ± this many Å (default 3 pixels).")
-    var maxShift_A: Double?
+    @Option(name: .customLong("max-shift"), help: "Random shifts are uniform in ± this many pixels on each axis, ≥ 0 (pixels, as refine's --max-shift).")
+    var maxShift: Double = 3
 
     @Flag(help: "Write into --out even when it holds another run's outputs (never over an input file).")
     var overwrite = false
@@ -56,7 +56,7 @@ struct SimulateCommand: ParsableCommand {
         configuration.pixelSize_A = pixelSize_A
         configuration.defocusMin_A = defocusMin_A
         configuration.defocusMax_A = defocusMax_A
-        configuration.maxShift_A = maxShift_A
+        configuration.maxShift_px = maxShift
         configuration.overwrite = overwrite
         print(try Simulation.run(configuration))
     }

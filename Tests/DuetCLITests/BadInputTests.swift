@@ -136,6 +136,19 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: stack)), before)
     }
 
+    /// `--resume` continues with the checkpoint's settings: any other option but --threads is refused.
+    func testResumeRefusesOptionsItWouldIgnore() throws {
+        let run = directory.appendingPathComponent("run").path
+        for extra in [["--seed", "5"], ["--refinement-rounds", "2"], ["--out", run], ["--initial-iterations", "9"]] {
+            let result = try CommandRunner.duet(["refine", "--resume", run] + extra)
+            XCTAssertEqual(result.status, 1, "\(extra)")
+            XCTAssertEqual(result.stderr, "duet: error: --resume continues with the checkpoint's settings: give no other "
+                           + "option but --threads\n", "\(extra)")
+        }
+        let threads = try CommandRunner.duet(["refine", "--resume", run, "--threads", "1"])
+        XCTAssertEqual(threads.stderr, "duet: error: \(run): no checkpoint to resume from (\(run)/checkpoint/checkpoint.json missing)\n")
+    }
+
     /// A map with a NaN voxel is refused by fsc, align and simulate, naming the voxel.
     func testNonFiniteMapsAreRefused() throws {
         let box = 8

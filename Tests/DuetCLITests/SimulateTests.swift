@@ -14,7 +14,7 @@ final class SimulateTests: XCTestCase {
         let directory = try CommandRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let simulated = try CommandRunner.duet(["simulate", map, "--out", directory.path, "--count", "12", "--no-noise",
-                                                "--seed", "7", "--max-shift", "10"])
+                                                "--seed", "7", "--max-shift", "2.5"])
         XCTAssertEqual(simulated.status, 0, simulated.stderr)
         let relion = try CommandRunner.run("/usr/bin/env", ["relion_project", "--i", map, "--ang", "truth.star", "--ctf",
                                                             "--angpix", "4.4", "--o", "relion"], in: directory)
@@ -37,7 +37,7 @@ final class SimulateTests: XCTestCase {
         let directory = try CommandRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let simulated = try CommandRunner.duet(["simulate", map, "--out", directory.path, "--count", "400", "--no-noise",
-                                                "--seed", "5", "--max-shift", "8"])
+                                                "--seed", "5", "--max-shift", "2"])
         XCTAssertEqual(simulated.status, 0, simulated.stderr)
         let relion = try CommandRunner.run("/usr/bin/env", ["relion_reconstruct", "--i", "truth.star", "--ctf",
                                                             "--o", "relion.mrc"], in: directory)

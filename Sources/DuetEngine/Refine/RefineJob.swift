@@ -30,6 +30,7 @@ public enum RefineJob {
             let found = try Checkpoint.read(output: c.outputDirectory)
             c = found.configuration
             c.outputDirectory = configuration.outputDirectory
+            c.sgd.threads = configuration.sgd.threads   // results do not depend on it; the machine may differ
             checkpoint = found
         }
         let input = try times.measure(.io) {

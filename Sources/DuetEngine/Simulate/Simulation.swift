@@ -29,8 +29,8 @@ public enum Simulation {
         public var voltage_kV = 300.0
         public var sphericalAberration_mm = 2.7
         public var amplitudeContrast = 0.1
-        /// Shifts are uniform in ±this (nil: 3 pixels).
-        public var maxShift_A: Double?
+        /// Shifts are uniform in ±this many pixels on each axis.
+        public var maxShift_px = 3.0
         /// Write into an output directory that holds another run's outputs (never over an input).
         public var overwrite = false
 
@@ -50,6 +50,9 @@ public enum Simulation {
             throw DuetError("\(configuration.mapPath) has no pixel size in its header: pass --pixel-size")
         }
         if let snr = configuration.snr, !(snr > 0) { throw DuetError("--snr must be positive, not \(snr)") }
+        guard configuration.maxShift_px.isFinite && configuration.maxShift_px >= 0 else {
+            throw DuetError("--max-shift must be ≥ 0 pixels")
+        }
         try OutputDirectory.check(configuration.outputDirectory,
                                   inputs: [configuration.mapPath] + (configuration.posesFrom.map { [$0] } ?? []),
                                   overwrite: configuration.overwrite)
@@ -111,7 +114,7 @@ public enum Simulation {
     /// The particles to simulate: from `posesFrom`, or random poses, shifts, CTF and halves from the seed.
     static func truthParticles(_ c: Configuration, box: Int, pixelSize_A: Double) throws -> [Particle] {
         var generator = SeededGenerator(seed: c.seed, stream: 0)
-        let maxShift_A = c.maxShift_A ?? 3 * pixelSize_A
+        let maxShift_A = c.maxShift_px * pixelSize_A
         func randomCTF() -> CTFParameters {
             let defocus = c.defocusMin_A + (c.defocusMax_A - c.defocusMin_A) * generator.nextUnit()
             let astigmatism = c.astigmatismMax_A * generator.nextUnit()
