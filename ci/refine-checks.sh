@@ -2,7 +2,8 @@
 # Slow checks of `duet refine` against a release binary (each run is seconds of compute in release, minutes in a
 # debug build, so they are not XCTests). On 300 particles simulated (SNR 1) from a bundled 32³ map:
 #   1. the same seed gives the same half maps at 1, 2, 3 and 4 ranks (FSC > 0.999 at every shell);
-#   2. --resume from the checkpoint half way gives the same half maps as the uninterrupted run;
+#   2. --resume of a copy, from the checkpoint half way, gives the same half maps as the uninterrupted run; a damaged
+#      state file is refused;
 #   3. independence: replacing half B's images by pure noise leaves half A's map bit-identical, and a set of
 #      pure noise claims no gold-standard resolution better than 30 Å;
 #   4. SIGTERM under mpirun, and SIGINT (Ctrl-C) to one process, leave a checkpoint, and resuming it ends with the
@@ -63,6 +64,18 @@ done
 
 echo "== resume from the checkpoint at iteration 15"
 cp -r "$work/np1" "$work/resumed"
+# The copy's own state files are used, not those of the run it was copied from (its checkpoint.json names np1):
+# with np1's gone, a damaged copy is refused and an intact one resumes.
+mv "$work/np1/checkpoint" "$work/np1-checkpoint"
+cp -r "$work/resumed/checkpoint" "$work/resumed-checkpoint"
+state=$(ls "$work/resumed/checkpoint/"*.sgd | head -n 1)
+printf 'garbage%.0s' $(seq 1 600) | dd of="$state" bs=1 seek=2000 conv=notrunc status=none
+if "$duet" refine --resume "$work/resumed" > "$work/damaged.log" 2>&1; then
+    echo "a damaged checkpoint was accepted" >&2; exit 1
+fi
+grep -q "duet: error: .*$(basename "$state") is damaged" "$work/damaged.log" || { cat "$work/damaged.log" >&2; exit 1; }
+echo "damaged checkpoint refused: $(cat "$work/damaged.log")"
+rm -r "$work/resumed/checkpoint" && mv "$work/resumed-checkpoint" "$work/resumed/checkpoint"
 "$duet" refine --resume "$work/resumed" > /dev/null
 cmp "$work/np1/half_map_A.mrc" "$work/resumed/half_map_A.mrc"
 cmp "$work/np1/half_map_B.mrc" "$work/resumed/half_map_B.mrc"
@@ -86,7 +99,8 @@ inputs.loc[b, "rlnImageName"] = [n.split("@")[0] + "@" + f"{work}/noise.mrcs" fo
 starfile.write({"optics": star["optics"], "particles": inputs}, f"{work}/split_noiseB.star")
 EOF
 "$duet" "${refine[@]}" "$work/split.star" --out "$work/split" > /dev/null
-"$duet" "${refine[@]}" "$work/split_noiseB.star" --out "$work/noiseB" | grep -i "fsc" || true
+"$duet" "${refine[@]}" "$work/split_noiseB.star" --out "$work/noiseB" > "$work/noiseB.log"
+grep -i "fsc" "$work/noiseB.log"   # the run reports its FSC (fails the check when it does not)
 cmp "$work/split/half_map_A.mrc" "$work/noiseB/half_map_A.mrc"
 echo "half A bit-identical whatever half B contains"
 

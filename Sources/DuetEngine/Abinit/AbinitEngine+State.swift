@@ -15,9 +15,10 @@ struct AbinitState: Equatable {
     /// Every particle's assignment record in set order (`ParticleAssignment.record`).
     var assignments: [Double]
 
-    private static let magic = Array("DUETSGD1".utf8)
+    private static let magic = Array("DUETSGD2".utf8)
 
-    /// A little-endian binary encoding: magic, then each field as a length-prefixed array.
+    /// A little-endian binary encoding: magic, then each field as a length-prefixed array, then the FNV-1a 64-bit
+    /// checksum of everything before it, so that a damaged file is refused on resume.
     var encoded: Data {
         var data = Data(Self.magic)
         func append<T: BitwiseCopyable>(_ values: [T]) {
@@ -31,7 +32,20 @@ struct AbinitState: Equatable {
         append(noiseVariance)
         append(volume)
         append(assignments)
+        var checksum = Self.checksum(data[...])
+        withUnsafeBytes(of: &checksum) { data.append(contentsOf: $0) }
         return data
+    }
+
+    /// FNV-1a, 64 bits, of `bytes`.
+    static func checksum(_ bytes: Data.SubSequence) -> UInt64 {
+        bytes.withUnsafeBytes { raw in
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in raw {
+                hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+            }
+            return hash
+        }
     }
 
     init(iteration: Int, generator: [UInt64], order: [Int], noiseVariance: [Double], volume: [Float],
@@ -46,8 +60,13 @@ struct AbinitState: Equatable {
 
     /// Decodes `encoded`; throws on anything truncated or foreign.
     init(decoding data: Data, source: String) throws {
-        let bytes = [UInt8](data)
-        guard bytes.starts(with: Self.magic) else { throw DuetError("\(source) is not a Duet checkpoint") }
+        guard data.starts(with: Self.magic) else { throw DuetError("\(source) is not a Duet checkpoint") }
+        guard data.count >= Self.magic.count + 8 else { throw DuetError("\(source) is truncated") }
+        let stored = data.suffix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+        guard Self.checksum(data.dropLast(8)) == stored else {
+            throw DuetError("\(source) is damaged (checksum mismatch): resume from an intact checkpoint or start again")
+        }
+        let bytes = [UInt8](data.dropLast(8))
         var offset = Self.magic.count
         func read<T: BitwiseCopyable>(_: T.Type) throws -> [T] {
             guard offset + 8 <= bytes.count else { throw DuetError("\(source) is truncated") }
