@@ -24,13 +24,17 @@ report=$(python3 ../shared/bench/compare.py poses "$work/abinit/particles.star" 
 best=$(grep '^BEST' <<< "$report")
 echo "$best"
 error=$(sed -E 's/.*median angular error ([0-9.]+) deg.*/\1/' <<< "$best")
-# Every particle is either posed, with its pose statistics (ESS >= 1, last iteration 1 ... 40), or unused.
+# Every particle is either posed, with its pose statistics (last iteration 1 ... 40, ESS finite and >= 1), or
+# unused; on noiseless images the posteriors end sharp (median ESS 1.0 and 90th percentile 1.0 measured; a noise
+# model or likelihood that spreads them fails the check).
 python3 - "$work/abinit" <<'EOF'
 import sys, starfile
 p = starfile.read(f"{sys.argv[1]}/particles.star", always_dict=True)["particles"]
 unused = starfile.read(f"{sys.argv[1]}/unused.star", always_dict=True).get("particles", [])
 assert len(p) + len(unused) == 300, (len(p), len(unused))
-assert p["rlnDuetPoseESS"].min() >= 0.999 and p["rlnDuetLastIteration"].between(1, 40).all()
+ess = p["rlnDuetPoseESS"]
+assert ess.notna().all() and (ess >= 1 - 1e-6).all() and p["rlnDuetLastIteration"].between(1, 40).all()
+assert ess.median() <= 1.5 and ess.quantile(0.9) <= 3, ess.describe()
 assert p["rlnDuetLastIteration"].max() == 40
 print(f"{len(p)} posed particles with pose statistics, {len(unused)} unused")
 EOF

@@ -183,10 +183,12 @@ inputs = starfile.read(sys.argv[2], always_dict=True)["particles"]
 micrograph = {int(name.split("@")[0]): m for name, m in zip(inputs["rlnImageName"], inputs["rlnMicrographName"])}
 assert all(micrograph[int(name.split("@")[0])] == m for name, m in zip(p["rlnImageName"], p["rlnMicrographName"])), \
     "an input column was not kept row for row"
-assert p["rlnDuetPoseESS"].min() >= 0.999 and set(p["rlnDuetLastIteration"]) == {30}
+ess = p["rlnDuetPoseESS"]   # 1/Σw² ≥ 1; at SNR 1 after the refinement rounds the posteriors are sharp
+assert ess.notna().all() and (ess >= 1 - 1e-6).all() and ess.median() <= 3, ess.describe()
+assert set(p["rlnDuetLastIteration"]) == {30}
 cs = Dataset.load(f"{d}/particles.cs")
 assert len(cs) == len(p) and set(cs["alignments3D/split"]) == {0, 1}, len(cs)
-assert cs["alignments3D/pose_ess"].min() >= 0.999 and set(cs["duet/last_iteration"]) == {30}
+assert (abs(cs["alignments3D/pose_ess"] - ess.to_numpy()) < 1e-3).all() and set(cs["duet/last_iteration"]) == {30}
 with h5py.File(f"{d}/duet.h5") as f:
     n = f["particles/halfSet"].shape[0]
     assert n == 300, n
