@@ -41,14 +41,17 @@ struct Checkpoint: Codable {
         try world.barrier()
     }
 
-    /// The checkpoint in `output`, or a one-line error.
+    /// The checkpoint in `output`, or a one-line error. Its state files are those beside it, whatever directory
+    /// the run was started in (a copied or moved run resumes from its own files).
     static func read(output: String) throws -> Checkpoint {
         let path = directory(output) + "/checkpoint.json"
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DuetError("\(output): no checkpoint to resume from (\(path) missing)")
         }
         do {
-            return try JSONDecoder().decode(Checkpoint.self, from: data)
+            var checkpoint = try JSONDecoder().decode(Checkpoint.self, from: data)
+            checkpoint.configuration.outputDirectory = output
+            return checkpoint
         } catch {
             throw DuetError("\(path): unreadable checkpoint")
         }

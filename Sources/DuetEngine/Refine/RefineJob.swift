@@ -29,7 +29,6 @@ public enum RefineJob {
         if resume {
             let found = try Checkpoint.read(output: c.outputDirectory)
             c = found.configuration
-            c.outputDirectory = configuration.outputDirectory
             c.sgd.threads = configuration.sgd.threads   // results do not depend on it; the machine may differ
             checkpoint = found
         }
