@@ -149,6 +149,18 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(threads.stderr, "duet: error: \(run): no checkpoint to resume from (\(run)/checkpoint/checkpoint.json missing)\n")
     }
 
+    /// A stack too large for memory, or no particles at all, is refused before anything is allocated.
+    func testSimulateRefusesImpossibleCounts() throws {
+        let box = 16
+        let map = directory.appendingPathComponent("blob.mrc").path
+        try MRCWriter.writeVolume(nx: box, ny: box, nz: box, data: [Float](repeating: 1, count: box * box * box),
+                                  pixelSize_A: 4, to: map)
+        let out = directory.appendingPathComponent("sim").path
+        try assertFails(["simulate", map, "--out", out, "--count", "1000000000000"], out: out,
+                        containing: "--count 1000000000000 of 16² images needs 1024000.0 GB in memory")
+        try assertFails(["simulate", map, "--out", out, "--count=-5"], out: out, containing: "--count must be at least 1")
+    }
+
     /// A map with a NaN voxel is refused by fsc, align and simulate, naming the voxel.
     func testNonFiniteMapsAreRefused() throws {
         let box = 8

@@ -57,6 +57,17 @@ public enum Simulation {
                                   inputs: [configuration.mapPath] + (configuration.posesFrom.map { [$0] } ?? []),
                                   overwrite: configuration.overwrite)
         let box = map.nx
+        if let count = configuration.count {
+            guard count >= 1 else { throw DuetError("--count must be at least 1") }
+            // The stack is formed in memory: refuse what cannot fit rather than abort half way.
+            let stackBytes = Double(count) * Double(box * box) * Double(MemoryLayout<Float>.size)
+            let memoryBytes = Double(ProcessInfo.processInfo.physicalMemory)
+            guard stackBytes <= memoryBytes / 2 else {
+                throw DuetError("--count \(count) of \(box)² images needs "
+                                + String(format: "%.1f GB in memory (this machine has %.1f GB)", stackBytes / 1e9, memoryBytes / 1e9)
+                                + ": simulate fewer particles per run")
+            }
+        }
         var particles = try truthParticles(configuration, box: box, pixelSize_A: pixelSize_A)
         guard !particles.isEmpty else { throw DuetError("nothing to simulate: 0 particles") }
 
