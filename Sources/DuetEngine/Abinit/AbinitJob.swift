@@ -21,7 +21,7 @@ public enum AbinitJob {
         if let limit = configuration.particleLimit { set.particles = Array(set.particles.prefix(limit)) }
         let (box, pixel_A) = try set.commonGeometry(path: particlesPath, requirePoses: false)
         try configuration.validate(pixelSize_A: pixel_A)
-        try OutputDirectory.check(outputDirectory, inputs: OutputDirectory.inputs(of: set, path: particlesPath),
+        try OutputDirectory.check(outputDirectory, inputs: OutputDirectory.inputs(of: input, path: particlesPath),
                                   overwrite: overwrite)
         guard set.particles.count >= 2 else {
             throw DuetError("\(particlesPath): \(set.particles.count) particle; at least 2 are needed")

@@ -89,17 +89,16 @@ public struct StoppedBySignal: Error, Sendable {
 /// flag; the refinement checks it after every iteration, writes a checkpoint and stops.
 enum TerminationSignal {
     static let handled: [(signal: Int32, name: String)] = [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT"), (SIGHUP, "SIGHUP")]
-    nonisolated(unsafe) private static var received: (sig_atomic_t, sig_atomic_t, sig_atomic_t) = (0, 0, 0)
+    /// The last handled signal this process received, 0 for none.
+    nonisolated(unsafe) private static var received: sig_atomic_t = 0
 
     static func install() {
-        signal(SIGTERM) { _ in TerminationSignal.received.0 = 1 }
-        signal(SIGINT) { _ in TerminationSignal.received.1 = 1 }
-        signal(SIGHUP) { _ in TerminationSignal.received.2 = 1 }
+        for (number, _) in handled { signal(number) { TerminationSignal.received = $0 } }
     }
 
     /// The first of `handled` that any rank of `world` has received, nil when none (collective).
     static func requested(world: Communicator) throws -> (signal: Int32, name: String)? {
-        var flags = [Double(received.0), Double(received.1), Double(received.2)]
+        var flags = handled.map { received == $0.signal ? 1.0 : 0.0 }
         try world.allreduceSum(&flags)
         return zip(flags, handled).first { $0.0 > 0 }?.1
     }
