@@ -29,6 +29,24 @@ public enum MPIRuntime {
         _ = state.initialised
     }
 
+    /// Whether MPI has been initialised in this process (and not yet finalised).
+    public static var isInitialised: Bool {
+        var initialised: Int32 = 0, finalised: Int32 = 0
+        MPI_Initialized(&initialised)
+        MPI_Finalized(&finalised)
+        return initialised != 0 && finalised == 0
+    }
+
+    /// This process's rank in the job as the launcher (`mpirun`, `srun`) announces it in the environment, read
+    /// without initialising MPI; 0 for a process started alone.
+    public static var launcherRank: Int {
+        let environment = ProcessInfo.processInfo.environment
+        for name in ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"] {
+            if let rank = environment[name].flatMap(Int.init) { return rank }
+        }
+        return 0
+    }
+
     /// Finalises MPI if it was initialised and not yet finalised (idempotent; also runs at exit).
     public static func finalize() {
         var initialised: Int32 = 0, finalised: Int32 = 0

@@ -17,13 +17,16 @@ public enum HalfSet: Int, Sendable, CaseIterable {
 
 /// Where a particle's image is: the 0-based section `index` of the MRC stack at `path`. `path` is as written in
 /// the metadata (RELION `N@path` gives index N-1); relative paths are relative to the metadata file's directory.
+/// A RELION name without `N@` names a whole file of one image (`isWholeFile`, index 0).
 public struct ImageLocation: Hashable, Sendable {
     public var index: Int
     public var path: String
+    public var isWholeFile: Bool
 
-    public init(index: Int, path: String) {
+    public init(index: Int, path: String, isWholeFile: Bool = false) {
         self.index = index
         self.path = path
+        self.isWholeFile = isWholeFile
     }
 }
 

@@ -13,13 +13,14 @@ public enum FileSummary {
             guard document.blocks.contains(where: { $0.columnIndex("rlnImageName") != nil }) else {
                 return describeBlocks(document, path: path)
             }
-            let set = try StarParticles.particleSet(from: document, path: path, pixelSize_A: pixelSize_A)
+            let set = try ParticleFile.locatingImages(StarParticles.particleSet(from: document, path: path, pixelSize_A: pixelSize_A),
+                                                      format: .star, path: path)
             let version = document.block(named: "optics") != nil ? "RELION STAR 3.1+ (optics groups)" : "RELION STAR 3.0"
             return try describe(set, path: path, format: version)
         case "cs":
             let array = try NPYFile.read(path: path)
             guard array.contains("blob/path") else { return describeFields(array, path: path) }
-            return try describe(CryosparcParticles.read(path, pixelSize_A: pixelSize_A), path: path, format: "CryoSPARC .cs")
+            return try describe(ParticleFile.read(path, pixelSize_A: pixelSize_A), path: path, format: "CryoSPARC .cs")
         case "mrc", "mrcs", "map", "st", "rec":
             return try describeMRC(path)
         default:
@@ -81,6 +82,9 @@ public enum FileSummary {
                 }
             }
             guard let header = headers[stack]! else { continue }
+            if particle.image.isWholeFile && header.imageCount != 1 {
+                throw DuetError("particle \(r + 1): \(stack) is named as one image but holds \(header.imageCount)")
+            }
             if particle.image.index >= header.imageCount {
                 throw DuetError("particle \(r + 1): image \(particle.image.index + 1) requested but \(stack) has \(header.imageCount)")
             }

@@ -22,7 +22,8 @@ public enum MPISelfTest {
 
         let rows = rowsPerRank + world.rank
         let firstRow = (0..<world.rank).reduce(0) { $0 + rowsPerRank + $1 }
-        let writer = try ParallelHDF5Writer(path: outputPath, communicator: world)
+        // Every rank takes part in the collective create; a failure (an unwritable path) is every rank's.
+        let writer = try world.agreeing { try ParallelHDF5Writer(path: outputPath, communicator: world) }
         try writer.writeAttribute("creator", "duet mpi-selftest")
         try writer.writeColumn("particles/worldRank", .int32([Int32](repeating: Int32(world.rank), count: rows)))
         try writer.writeParticles((0..<rows).map { syntheticParticle(row: firstRow + $0, worldRank: world.rank) })

@@ -1,3 +1,4 @@
+import DuetComm
 import DuetCore
 import DuetFormats
 import Foundation
@@ -13,7 +14,10 @@ public enum OutputDirectory {
 
     /// Throws a one-line error when `directory` would overwrite one of `inputs` (whatever `overwrite` says), or
     /// holds another run's outputs and `overwrite` is false.
+    /// Also throws when `directory` is a file, or it (or, when it does not exist yet, its nearest existing parent)
+    /// is not a writable directory.
     static func check(_ directory: String, inputs: [String], overwrite: Bool) throws {
+        try checkWritable(directory)
         let outputs = names.map { canonical(directory + "/" + $0) }
         for input in Set(inputs.map(canonical)) where outputs.contains(input) {
             throw DuetError("--out \(directory) would overwrite the input \(input): choose another output directory")
@@ -23,6 +27,46 @@ public enum OutputDirectory {
         guard present.isEmpty else {
             throw DuetError("--out \(directory) already holds another run's \(present.prefix(3).joined(separator: ", ")): "
                             + "choose another directory or pass --overwrite")
+        }
+    }
+
+    /// Creates `directory` (and missing parents) when it does not exist; a failure is one line naming the reason.
+    static func create(_ directory: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            try checkWritable(directory)
+            throw DuetError("--out \(directory): cannot create the directory (\(systemReason(error)))")
+        }
+    }
+
+    /// `create` on rank 0 of `communicator`, after every rank has read its input, agreed over the ranks
+    /// (collective).
+    static func create(_ directory: String, on communicator: Communicator) throws {
+        try communicator.agreeing { if communicator.isRoot { try create(directory) } }
+    }
+
+    /// The operating system's words for why a file operation failed ("Permission denied"), when it gave any.
+    private static func systemReason(_ error: Error) -> String {
+        if let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? Error {
+            let posix = underlying as NSError
+            if posix.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(posix.code))) }
+        }
+        return (error as NSError).localizedDescription
+    }
+
+    private static func checkWritable(_ directory: String) throws {
+        var isDirectory: ObjCBool = false
+        var existing = URL(fileURLWithPath: directory).standardizedFileURL
+        while !FileManager.default.fileExists(atPath: existing.path, isDirectory: &isDirectory) {
+            existing.deleteLastPathComponent()
+        }
+        let what = existing.path == URL(fileURLWithPath: directory).standardizedFileURL.path ? "" : " (its parent \(existing.path))"
+        guard isDirectory.boolValue else {
+            throw DuetError("--out \(directory)\(what) is a file, not a directory")
+        }
+        guard FileManager.default.isWritableFile(atPath: existing.path) else {
+            throw DuetError("--out \(directory)\(what) is not writable")
         }
     }
 

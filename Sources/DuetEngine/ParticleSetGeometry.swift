@@ -3,8 +3,8 @@ import DuetFormats
 
 extension ParticleSet {
     /// The box (pixels) and pixel size (Å) every particle shares, checked before any work: a known image size, one
-    /// finite positive pixel size, finite CTF parameters, and a pose on every particle when `requirePoses`. Throws
-    /// a one-line error naming the file and the first particle (1-based) that fails.
+    /// finite positive pixel size, and a pose on every particle when `requirePoses` (the particle readers refuse
+    /// NaN and infinite values). Throws a one-line error naming the file and the first particle (1-based) that fails.
     func commonGeometry(path: String, requirePoses: Bool) throws -> (box: Int, pixelSize_A: Double) {
         guard let first = particles.first else { throw DuetError("\(path) has no particles") }
         guard let box = first.boxSize else {
@@ -20,9 +20,6 @@ extension ParticleSet {
                 throw DuetError("\(path): particle \(i + 1) has box \(particle.boxSize.map(String.init) ?? "?") at "
                     + "\(particle.pixelSize_A.map { String($0) } ?? "?") Å/px; all must share box \(box) at \(pixelSize_A) Å/px")
             }
-            if let ctf = particle.ctf, let name = ctf.firstNonFiniteField {
-                throw DuetError("\(path): particle \(i + 1) has a non-finite CTF \(name)")
-            }
         }
         return (box, pixelSize_A)
     }
@@ -37,17 +34,5 @@ extension ParticleSet {
         let count = particles.lazy.filter { $0.ctf == nil }.count
         guard count > 0 else { return nil }
         return "note: \(count) of \(particles.count) particles have no CTF parameters and are used without CTF correction"
-    }
-}
-
-extension CTFParameters {
-    /// The name of the first parameter that is NaN or infinite, nil when all are finite.
-    var firstNonFiniteField: String? {
-        let fields: [(String, Double)] = [("defocus U", defocusU_A), ("defocus V", defocusV_A),
-                                          ("defocus angle", defocusAngle_deg), ("voltage", voltage_kV),
-                                          ("spherical aberration", sphericalAberration_mm),
-                                          ("amplitude contrast", amplitudeContrast), ("phase shift", phaseShift_deg),
-                                          ("B-factor", bFactor_A2), ("scale", scale)]
-        return fields.first { !$0.1.isFinite }?.0
     }
 }

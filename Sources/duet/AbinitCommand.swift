@@ -24,6 +24,8 @@ struct AbinitCommand: ParsableCommand {
     @OptionGroup var sgd: SGDOptions
 
     func run() throws {
+        // Options first, before MPI starts: a bad value costs no MPI start-up (the job checks them again).
+        try sgd.configuration.validate()
         let progress = ProgressDisplay()
         let summary = try AbinitJob.run(particlesPath: particles, outputDirectory: out, pixelSize_A: pixelSize_A,
                                         overwrite: overwrite,

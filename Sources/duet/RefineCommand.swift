@@ -67,6 +67,8 @@ struct RefineCommand: ParsableCommand {
         c.alignmentInterval = alignEvery
         c.checkpointInterval = checkpointEvery
         c.refinementRounds = refinementRounds
+        // Options first, before MPI starts: a bad value costs no MPI start-up (the job checks them again).
+        try c.validate()
         let progress = ProgressDisplay()
         let summary = try RefineJob.run(c, resume: resumeDirectory != nil, overwrite: overwrite, world: MPICommunicator.world(),
                                         progress: progress.show)

@@ -19,7 +19,7 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Take poses and CTF from this STAR or .cs file instead of random ones.")
     var posesFrom: String?
 
-    @Option(help: "Signal-to-noise ratio (mean clean-image variance over the whole box / noise variance).")
+    @Option(help: "Signal-to-noise ratio (mean clean-image variance over the whole box / noise variance), > 0.")
     var snr: Double = 0.1
 
     @Flag(help: "Write noiseless images.")
@@ -31,13 +31,13 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Random seed.")
     var seed: UInt64 = 1
 
-    @Option(name: .customLong("pixel-size"), help: "Pixel size in Å, when the map's header lacks it.")
+    @Option(name: .customLong("pixel-size"), help: "Pixel size in Å, > 0; replaces the map header's.")
     var pixelSize_A: Double?
 
-    @Option(name: .customLong("defocus-min"), help: "Smallest random defocus, Å.")
+    @Option(name: .customLong("defocus-min"), help: "Smallest random defocus, Å, ≥ 0.")
     var defocusMin_A: Double = 10_000
 
-    @Option(name: .customLong("defocus-max"), help: "Largest random defocus, Å.")
+    @Option(name: .customLong("defocus-max"), help: "Largest random defocus, Å, ≥ --defocus-min.")
     var defocusMax_A: Double = 25_000
 
     @Option(name: .customLong("max-shift"), help: "Random shifts are uniform in ± this many pixels on each axis, ≥ 0 (pixels, as refine's --max-shift).")

@@ -72,7 +72,7 @@ final class BadInputTests: XCTestCase {
         for command in ["refine", "abinit"] {
             let out = directory.appendingPathComponent(command).path
             try assertFails([command, star, "--out", out] + short, out: out,
-                            containing: "particle 5 has a non-finite CTF defocus U")
+                            containing: "column _rlnDefocusU, row 5: 'nan' is not a finite number")
         }
     }
 
@@ -159,6 +159,44 @@ final class BadInputTests: XCTestCase {
         try assertFails(["simulate", map, "--out", out, "--count", "1000000000000"], out: out,
                         containing: "--count 1000000000000 of 16² images needs 1024000.0 GB in memory")
         try assertFails(["simulate", map, "--out", out, "--count=-5"], out: out, containing: "--count must be at least 1")
+        // A negative value after a space is read as the option's value too, not as a missing one.
+        try assertFails(["simulate", map, "--out", out, "--count", "-5"], out: out, containing: "--count must be at least 1")
+    }
+
+    /// Under mpirun, a bad option and a bad pixel that only one rank reads both end with one error line from
+    /// rank 0, every rank exiting by itself (no MPI_ABORT) and no output directory.
+    func testErrorsUnderMpirunArePrintedOnce() throws {
+        let star = try writeSet("mpinan", count: 12, badImage: 9)
+        for (ranks, command, extra, expected) in [
+            (3, "refine", [String](), "mpinan.mrcs: pixel 37 is nan"),
+            (2, "abinit", [], "mpinan.mrcs: pixel 37 is nan"),
+            (2, "refine", ["--particle-limit", "0"], "--particle-limit must be at least 1"),
+        ] {
+            let out = directory.appendingPathComponent("mpi-\(command)-\(ranks)").path
+            let result = try CommandRunner.mpirunDuet(ranks: ranks, [command, star, "--out", out] + short + extra)
+            let label = "mpirun -np \(ranks) duet \(command) \(extra)"
+            XCTAssertNotEqual(result.status, 0, label)
+            let errors = (result.stdout + result.stderr).split(separator: "\n").filter { $0.contains("duet: error:") }
+            XCTAssertEqual(errors.count, 1, "\(label): \(result.stderr)")
+            XCTAssertTrue(errors.first?.hasPrefix("duet: error: ") == true && errors.first!.contains(expected),
+                          "\(label): \(result.stderr)")
+            XCTAssertFalse(result.stderr.contains("MPI_ABORT"), "\(label): \(result.stderr)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out), "\(label): \(out) must not exist")
+        }
+    }
+
+    /// An --out that is a file, lies under one or cannot be created is refused with a plain message.
+    func testOutputThatIsAFileIsRefused() throws {
+        let star = try writeSet("outfile", count: 8)
+        let file = directory.appendingPathComponent("taken").path
+        try "x".write(toFile: file, atomically: true, encoding: .utf8)
+        try assertFails(["refine", star, "--out", file] + short, out: file + "/log.txt",
+                        containing: "--out \(file) is a file, not a directory")
+        try assertFails(["abinit", star, "--out", file + "/sub"] + short, out: file + "/sub",
+                        containing: "--out \(file)/sub (its parent \(file)) is a file, not a directory")
+        // Where no directory can be made (/proc refuses even root): the system's reason, not a Foundation dump.
+        try assertFails(["refine", star, "--out", "/proc/duet-test"] + short, out: "/proc/duet-test",
+                        containing: "--out /proc/duet-test")
     }
 
     /// A map with a NaN voxel is refused by fsc, align and simulate, naming the voxel.

@@ -102,7 +102,7 @@ final class SimulateTests: XCTestCase {
         let cases: [([String], String)] = [
             (["simulate", map, "--out", directory.path], "give --count N"),
             (["simulate", map, "--out", directory.path, "--poses-from", noPoses], "particle 1 has no pose"),
-            (["simulate", map, "--out", directory.path, "--count", "3", "--snr", "0"], "--snr must be positive"),
+            (["simulate", map, "--out", directory.path, "--count", "3", "--snr", "0"], "--snr must be a positive number"),
             (["simulate", directory.path + "/none.mrc", "--out", directory.path, "--count", "3"], "none.mrc"),
         ]
         for (arguments, expected) in cases {

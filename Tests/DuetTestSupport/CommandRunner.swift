@@ -4,7 +4,10 @@ import Foundation
 /// `Tests/Oracles` as child processes, and locates the package and `../shared/data`. The `duet` binary is the one built next to the test bundle.
 public enum CommandRunner {
     public struct Output: Sendable {
+        /// The exit status, or the signal number when `signalled`.
         public let status: Int32
+        /// True when the process was killed by a signal.
+        public var signalled = false
         /// The raw bytes the command wrote to stdout (for binary or JSON output).
         public let stdoutData: Data
         public let stderr: String
@@ -55,8 +58,8 @@ public enum CommandRunner {
         DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
         process.waitUntilExit()
         group.wait()
-        return Output(status: process.terminationStatus, stdoutData: outData,
-                      stderr: String(decoding: errData, as: UTF8.self))
+        return Output(status: process.terminationStatus, signalled: process.terminationReason == .uncaughtSignal,
+                      stdoutData: outData, stderr: String(decoding: errData, as: UTF8.self))
     }
 
     /// Runs `duet` with `arguments`.

@@ -13,28 +13,30 @@ public enum AbinitJob {
     public static func run(particlesPath: String, outputDirectory: String, pixelSize_A: Double?, overwrite: Bool,
                            configuration: AbinitConfiguration, communicator: Communicator,
                            progress: @escaping (String) -> Void) throws -> String? {
-        try configuration.validate()
-        try ParticleSet.validatePixelSizeOption(pixelSize_A)
-        var input = try ParticleFile.read(particlesPath, pixelSize_A: pixelSize_A)
-        input.fillMissingBoxSizesFromStacks()
-        var set = input
-        if let limit = configuration.particleLimit { set.particles = Array(set.particles.prefix(limit)) }
-        let (box, pixel_A) = try set.commonGeometry(path: particlesPath, requirePoses: false)
-        try configuration.validate(pixelSize_A: pixel_A)
-        try OutputDirectory.check(outputDirectory, inputs: OutputDirectory.inputs(of: input, path: particlesPath),
-                                  overwrite: overwrite)
-        guard set.particles.count >= 2 else {
-            throw DuetError("\(particlesPath): \(set.particles.count) particle; at least 2 are needed")
+        // Every check and read that can fail on bad input, agreed over the ranks: one error line, clean exit.
+        let (job, shard, data) = try communicator.agreeing {
+            try configuration.validate()
+            let job = try JobInput.read(particlesPath, pixelSizeOption: pixelSize_A,
+                                        particleLimit: configuration.particleLimit, requirePoses: false,
+                                        outputDirectory: outputDirectory, overwrite: overwrite)
+            try configuration.validate(pixelSize_A: job.pixelSize_A)
+            guard job.particles.particles.count >= 2 else {
+                throw DuetError("\(particlesPath): \(job.particles.particles.count) particle; at least 2 are needed")
+            }
+            let shard = ParticleShard(particleCount: job.particles.particles.count, rank: communicator.rank,
+                                      size: communicator.size)
+            let diameter_px = configuration.particleDiameter_px(box: job.box, pixelSize_A: job.pixelSize_A)
+            let data = try PreparedParticles(set: job.particles, indices: shard.indices, box: job.box,
+                                             pixelSize_A: job.pixelSize_A, backgroundRadius_px: diameter_px / 2)
+            return (job, shard, data)
         }
-        if communicator.isRoot, let note = set.noteWithoutCTF { progress(note) }
-        let shard = ParticleShard(particleCount: set.particles.count, rank: communicator.rank, size: communicator.size)
-        let data = try PreparedParticles(set: set, indices: shard.indices, box: box, pixelSize_A: pixel_A,
-                                         backgroundRadius_px: configuration.particleDiameter_px(box: box, pixelSize_A: pixel_A) / 2)
+        // Created once every image has been read and checked, so that bad input leaves no directory behind.
+        try OutputDirectory.create(outputDirectory, on: communicator)
+        let box = job.box, pixel_A = job.pixelSize_A
+        if communicator.isRoot, let note = job.particles.noteWithoutCTF { progress(note) }
         let engine = try AbinitEngine(configuration: configuration, data: data, shard: shard, stream: 0xAB1,
                                       communicator: communicator)
         if communicator.isRoot {
-            // Created once every image has been read and checked, so that bad input leaves no directory behind.
-            try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
             progress(String(format: "noise initial sigma-scale %.2f", engine.initialSigmaScale)
                      + (configuration.noiseInitialSigmaScale == nil ? ", tuned to ESS fraction \(configuration.targetESSFraction)" : ""))
         }
@@ -49,7 +51,7 @@ public enum AbinitJob {
 
         try MRCWriter.writeVolume(nx: box, ny: box, nz: box, data: map, pixelSize_A: Float(pixel_A),
                                   to: outputDirectory + "/map.mrc")
-        let (used, unused) = try input.splitByAssignment(assignments)
+        let (used, unused) = try job.file.splitByAssignment(assignments)
         try ParticleFile.write(used, to: outputDirectory + "/particles.star")
         try ParticleFile.write(used, to: outputDirectory + "/particles.cs")
         try ParticleFile.write(unused, to: outputDirectory + "/unused.star")

@@ -24,6 +24,9 @@ final class ParticleImageReader {
         guard stack.nx == box && stack.ny == box else {
             throw DuetError("\(path) holds \(stack.nx)×\(stack.ny) images, expected \(box)×\(box)")
         }
+        guard !particle.image.isWholeFile || stack.imageCount == 1 else {
+            throw DuetError("\(path) is named as one image but holds \(stack.imageCount); name one as N@\(particle.image.path)")
+        }
         try stack.readImages(range: particle.image.index..<(particle.image.index + 1), into: image)
         if let bad = image.firstIndex(where: { !$0.isFinite }) {
             throw DuetError("\(particle.image.index + 1)@\(path): pixel \(bad) is \(image[bad]); remove the particle or repair the stack")

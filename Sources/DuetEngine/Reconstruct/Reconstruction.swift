@@ -35,13 +35,14 @@ public enum Reconstruction {
 
     /// Runs the reconstruction (collective over `communicator`); returns the summary on rank 0, nil elsewhere.
     public static func run(_ c: Configuration, communicator: Communicator) throws -> String? {
-        let symmetry = try SymmetryGroup(option: c.symmetry)
-        try ParticleSet.validatePixelSizeOption(c.pixelSize_A)
-        var set = try ParticleFile.read(c.particlesPath, pixelSize_A: c.pixelSize_A)
-        set.fillMissingBoxSizesFromStacks()
-        let (box, pixelSize_A) = try set.commonGeometry(path: c.particlesPath, requirePoses: true)
-        try OutputDirectory.check(c.outputDirectory, inputs: OutputDirectory.inputs(of: set, path: c.particlesPath),
-                                  overwrite: c.overwrite)
+        // Every check that can fail on bad input, agreed over the ranks: one error line and a clean exit.
+        let (symmetry, job) = try communicator.agreeing {
+            (try SymmetryGroup(option: c.symmetry),
+             try JobInput.read(c.particlesPath, pixelSizeOption: c.pixelSize_A, requirePoses: true,
+                               outputDirectory: c.outputDirectory, overwrite: c.overwrite))
+        }
+        var set = job.particles
+        let box = job.box, pixelSize_A = job.pixelSize_A
         assignHalves(&set, seed: c.seed, resplit: c.resplit)
 
         let grid = FourierGrid(box: box)
@@ -51,15 +52,16 @@ public enum Reconstruction {
         for half in HalfSet.allCases {
             let mine = set.particles.enumerated().filter { $0.offset % communicator.size == communicator.rank && $0.element.halfSet == half }
             let backProjector = BackProjector(grid: grid)
-            try backProjection.accumulate(mine.map(\.element), from: set, into: backProjector)
+            // Reading this rank's images can fail on one rank only (a bad pixel): agreed over the ranks.
+            try communicator.agreeing { try backProjection.accumulate(mine.map(\.element), from: set, into: backProjector) }
             try communicator.allreduceSum(backProjector.numerator.buffer)
             try communicator.allreduceSum(backProjector.weight.buffer)
             sums.append(backProjector)
         }
+        let directory = c.outputDirectory
+        try OutputDirectory.create(directory, on: communicator)
         guard communicator.isRoot else { return nil }
 
-        let directory = c.outputDirectory
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let halfA = sums[0].reconstruct(), halfB = sums[1].reconstruct()
         let full = BackProjector(grid: grid)
         for i in 0..<grid.count {

@@ -9,6 +9,9 @@ import Foundation
 public struct RefineConfiguration: Sendable, Codable, Equatable {
     public var particlesPath: String
     public var outputDirectory: String
+    /// The directory the run started in, where relative image paths are looked for first (RELION's project
+    /// directory); set when the run starts, so that `--resume` from elsewhere finds the same images.
+    public var workingDirectory: String?
     public var pixelSize_A: Double?
     public var sgd = AbinitConfiguration()
     /// Split into halves at random from the seed even when the input has a split.

@@ -19,55 +19,38 @@ public enum RefineJob {
     public static func run(_ configuration: RefineConfiguration, resume: Bool, overwrite: Bool = false,
                            world untimedWorld: Communicator,
                            progress: @escaping (String) -> Void) throws -> String? {
-        try configuration.validate()
         let times = StageTimes()
         let world = TimedCommunicator(untimedWorld, times: times)
-        var c = configuration
-        // Absolute, so that a resume from another working directory finds the particles.
-        c.particlesPath = URL(fileURLWithPath: c.particlesPath).standardizedFileURL.path
-        var checkpoint: Checkpoint?
-        if resume {
-            let found = try Checkpoint.read(output: c.outputDirectory)
-            c = found.configuration
-            c.sgd.threads = configuration.sgd.threads   // results do not depend on it; the machine may differ
-            checkpoint = found
+        // Every check that can fail on bad input, agreed over the ranks: one error line and a clean exit.
+        let (c, checkpoint, job, set) = try world.agreeing {
+            try prepare(configuration, resume: resume, overwrite: overwrite, times: times)
         }
-        let input = try times.measure(.io) {
-            var input = try ParticleFile.read(c.particlesPath, pixelSize_A: c.pixelSize_A)
-            input.fillMissingBoxSizesFromStacks()
-            return input
-        }
-        // Particles beyond --particle-limit are not used; they are reported as unused.
-        var set = input
-        if let limit = c.sgd.particleLimit { set.particles = Array(set.particles.prefix(limit)) }
-        let (box, pixelSize_A) = try set.commonGeometry(path: c.particlesPath, requirePoses: false)
-        try c.sgd.validate(pixelSize_A: pixelSize_A)
-        if !resume {
-            try OutputDirectory.check(c.outputDirectory, inputs: OutputDirectory.inputs(of: input, path: c.particlesPath),
-                                      overwrite: overwrite)
-        }
-        Reconstruction.assignHalves(&set, seed: c.sgd.seed, resplit: c.resplit)
-        for half in HalfSet.allCases {
-            let count = set.particles.lazy.filter { $0.halfSet == half }.count
-            guard count >= 2 else {
-                throw DuetError("\(c.particlesPath): half-set \(half.letter) has \(count) particle(s); each half needs at least 2")
-            }
-        }
+        let box = job.box, pixelSize_A = job.pixelSize_A
         if world.isRoot, let note = set.noteWithoutCTF { progress(note) }
         let ranks = try HalfSetRanks.split(world)
         TerminationSignal.install()
 
-        var halves = [HalfSet: HalfSetRun]()
-        for half in ranks.halves {
-            let run = try times.measure(.io) {
-                try HalfSetRun(half: half, set: set, box: box, pixelSize_A: pixelSize_A, configuration: c.sgd,
-                               communicator: ranks.communicator, times: times)
+        // Each rank reads its share of its halves' images (and their checkpointed states), agreed over the ranks
+        // like the checks above.
+        let data = try world.agreeing {
+            try times.measure(.io) {
+                try ranks.halves.map { half in
+                    (try HalfSetRun.Data(half: half, set: set, box: box, pixelSize_A: pixelSize_A,
+                                         configuration: c.sgd, communicator: ranks.communicator),
+                     try checkpoint?.state(of: half))
+                }
             }
-            if let checkpoint { try run.engine.restore(checkpoint.state(of: half)) }
-            halves[half] = run
         }
         // Created once every image has been read and checked, so that bad input leaves no directory behind.
-        if world.isRoot { try FileManager.default.createDirectory(atPath: c.outputDirectory, withIntermediateDirectories: true) }
+        try OutputDirectory.create(c.outputDirectory, on: world)
+        var halves = [HalfSet: HalfSetRun]()
+        for (data, state) in data {
+            let run = try times.measure(.io) {
+                try HalfSetRun(data, configuration: c.sgd, communicator: ranks.communicator, times: times)
+            }
+            if let state { try run.engine.restore(state) }
+            halves[data.half] = run
+        }
         let engines = halves.mapValues(\.engine)
         var sigmaScales = [0.0, 0.0]
         for half in ranks.halves where ranks.communicator.isRoot {
@@ -136,13 +119,46 @@ public enum RefineJob {
                                 + "FSC of each half's two chains", round + 1, c.refinementRounds, resolutions[0], resolutions[1]))
             }
         }
-        let summary = try RefineOutputs.write(halves: halves, input: input, set: set, box: box,
+        let summary = try RefineOutputs.write(halves: halves, input: job.file, set: set, box: box,
                                               pixelSize_A: pixelSize_A, configuration: c, ranks: ranks, world: world,
                                               log: log, times: times)
         var totals = times.seconds
         try untimedWorld.allreduceSum(&totals)
         return summary.map { $0 + "\n" + RefineLog.breakdown(totals.map { $0 / Double(world.size) }, unit: "s", scale: 1)
                                  + " (whole run, mean over \(world.size) rank(s))" }
+    }
+
+    /// The configuration (the checkpoint's on `resume`, with this run's threads and output directory), the
+    /// checkpoint, the input and the particles used with their half-sets; every check of options and input.
+    private static func prepare(_ configuration: RefineConfiguration, resume: Bool, overwrite: Bool,
+                                times: StageTimes) throws -> (RefineConfiguration, Checkpoint?, JobInput, ParticleSet) {
+        try configuration.validate()
+        var c = configuration
+        // Absolute, so that a resume from another working directory finds the particles.
+        c.particlesPath = URL(fileURLWithPath: c.particlesPath).standardizedFileURL.path
+        c.workingDirectory = FileManager.default.currentDirectoryPath
+        var checkpoint: Checkpoint?
+        if resume {
+            let found = try Checkpoint.read(output: c.outputDirectory)
+            c = found.configuration
+            c.sgd.threads = configuration.sgd.threads   // results do not depend on it; the machine may differ
+            checkpoint = found
+        }
+        let job = try times.measure(.io) {
+            try JobInput.read(c.particlesPath, pixelSizeOption: c.pixelSize_A, workingDirectory: c.workingDirectory,
+                              particleLimit: c.sgd.particleLimit,
+                              requirePoses: false, outputDirectory: resume ? nil : c.outputDirectory, overwrite: overwrite)
+        }
+        try c.sgd.validate(pixelSize_A: job.pixelSize_A)
+        var set = job.particles
+        Reconstruction.assignHalves(&set, seed: c.sgd.seed, resplit: c.resplit)
+        for half in HalfSet.allCases {
+            let count = set.particles.lazy.filter { $0.halfSet == half }.count
+            guard count >= 2 else {
+                throw DuetError("\(c.particlesPath): half-set \(half.letter) has \(count) particle(s); each half needs at least 2")
+            }
+        }
+        return (c, checkpoint, job, set)
     }
 
     private static func writeCheckpoint(iteration: Int, configuration: RefineConfiguration,
@@ -164,18 +180,33 @@ final class HalfSetRun {
     let inputIndices: [Int]
     let engine: AbinitEngine
 
-    init(half: HalfSet, set: ParticleSet, box: Int, pixelSize_A: Double, configuration: AbinitConfiguration,
-         communicator: Communicator, times: StageTimes) throws {
-        self.half = half
-        inputIndices = set.particles.indices.filter { set.particles[$0].halfSet == half }
-        var particles = set
-        particles.particles = inputIndices.map { set.particles[$0] }
-        self.particles = particles
-        let shard = ParticleShard(particleCount: inputIndices.count, rank: communicator.rank, size: communicator.size)
-        let data = try PreparedParticles(set: particles, indices: shard.indices, box: box, pixelSize_A: pixelSize_A,
-                                         backgroundRadius_px: configuration.particleDiameter_px(box: box, pixelSize_A: pixelSize_A) / 2)
+    /// The half's particles and this rank's images of them, read before any collective call.
+    struct Data {
+        let half: HalfSet
+        let particles: ParticleSet
+        let inputIndices: [Int]
+        let shard: ParticleShard
+        let prepared: PreparedParticles
+
+        init(half: HalfSet, set: ParticleSet, box: Int, pixelSize_A: Double, configuration: AbinitConfiguration,
+             communicator: Communicator) throws {
+            self.half = half
+            inputIndices = set.particles.indices.filter { set.particles[$0].halfSet == half }
+            var particles = set
+            particles.particles = inputIndices.map { set.particles[$0] }
+            self.particles = particles
+            shard = ParticleShard(particleCount: inputIndices.count, rank: communicator.rank, size: communicator.size)
+            prepared = try PreparedParticles(set: particles, indices: shard.indices, box: box, pixelSize_A: pixelSize_A,
+                                             backgroundRadius_px: configuration.particleDiameter_px(box: box, pixelSize_A: pixelSize_A) / 2)
+        }
+    }
+
+    init(_ data: Data, configuration: AbinitConfiguration, communicator: Communicator, times: StageTimes) throws {
+        half = data.half
+        particles = data.particles
+        inputIndices = data.inputIndices
         // Half A uses the stream `duet abinit` uses; half B its own.
-        engine = try AbinitEngine(configuration: configuration, data: data, shard: shard,
+        engine = try AbinitEngine(configuration: configuration, data: data.prepared, shard: data.shard,
                                   stream: 0xAB1 + UInt64(half.rawValue), communicator: communicator, times: times)
     }
 

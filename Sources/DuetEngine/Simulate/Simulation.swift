@@ -38,10 +38,25 @@ public enum Simulation {
             self.mapPath = mapPath
             self.outputDirectory = outputDirectory
         }
+
+        /// Throws a one-line error naming the first option out of its range.
+        public func validate() throws {
+            if let count { guard count >= 1 else { throw DuetError("--count must be at least 1") } }
+            if let snr, !(snr > 0 && snr.isFinite) {
+                throw DuetError("--snr must be a positive number, not \(snr) (--no-noise gives noiseless images)")
+            }
+            try ParticleSet.validatePixelSizeOption(pixelSize_A)
+            guard maxShift_px.isFinite && maxShift_px >= 0 else { throw DuetError("--max-shift must be ≥ 0 pixels") }
+            guard defocusMin_A.isFinite && defocusMin_A >= 0 else { throw DuetError("--defocus-min must be ≥ 0 Å") }
+            guard defocusMax_A.isFinite && defocusMax_A >= defocusMin_A else {
+                throw DuetError("--defocus-max must be a finite number ≥ --defocus-min (\(defocusMin_A) Å)")
+            }
+        }
     }
 
     /// Runs the simulation; returns a one-line summary.
     public static func run(_ configuration: Configuration) throws -> String {
+        try configuration.validate()
         let map = try MRCVolume.readFinite(path: configuration.mapPath)
         guard map.nx == map.ny && map.ny == map.nz else {
             throw DuetError("\(configuration.mapPath) is \(map.nx)×\(map.ny)×\(map.nz): simulate needs a cubic map")
@@ -49,16 +64,11 @@ public enum Simulation {
         guard let pixelSize_A = configuration.pixelSize_A ?? map.pixelSize_A.map(Double.init) else {
             throw DuetError("\(configuration.mapPath) has no pixel size in its header: pass --pixel-size")
         }
-        if let snr = configuration.snr, !(snr > 0) { throw DuetError("--snr must be positive, not \(snr)") }
-        guard configuration.maxShift_px.isFinite && configuration.maxShift_px >= 0 else {
-            throw DuetError("--max-shift must be ≥ 0 pixels")
-        }
         try OutputDirectory.check(configuration.outputDirectory,
                                   inputs: [configuration.mapPath] + (configuration.posesFrom.map { [$0] } ?? []),
                                   overwrite: configuration.overwrite)
         let box = map.nx
         if let count = configuration.count {
-            guard count >= 1 else { throw DuetError("--count must be at least 1") }
             // The stack is formed in memory: refuse what cannot fit rather than abort half way.
             let stackBytes = Double(count) * Double(box * box) * Double(MemoryLayout<Float>.size)
             let memoryBytes = Double(ProcessInfo.processInfo.physicalMemory)

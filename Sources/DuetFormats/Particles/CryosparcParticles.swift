@@ -19,7 +19,16 @@ public enum CryosparcParticles {
         let rows = array.count
         let paths = try array.strings("blob/path")
         let indices = try array.ints("blob/idx")
-        func optional(_ name: String) throws -> [Double]? { array.contains(name) ? try array.doubles(name) : nil }
+        /// A field's values, nil when absent; a NaN or infinity (no field Duet reads may hold one) is refused.
+        func optional(_ name: String) throws -> [Double]? {
+            guard array.contains(name) else { return nil }
+            let values = try array.doubles(name)
+            if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                let perRow = max(1, values.count / max(1, rows))
+                throw DuetError("\(path): particle \(bad / perRow + 1): \(name) is \(values[bad])")
+            }
+            return values
+        }
         let blobPixel = try optional("blob/psize_A"), alignmentPixel = try optional("alignments3D/psize_A")
         let shape = try optional("blob/shape")
         let defocus1 = try optional("ctf/df1_A"), defocus2 = try optional("ctf/df2_A")
@@ -36,7 +45,8 @@ public enum CryosparcParticles {
         particles.reserveCapacity(rows)
         for r in 0..<rows {
             func fail(_ message: String) -> DuetError { DuetError("\(path): particle \(r + 1): \(message)") }
-            let blobPixel_A = blobPixel.flatMap { $0[r] > 0 ? $0[r] : nil }
+            if let blobPixel, !(blobPixel[r] > 0) { throw fail("blob/psize_A must be > 0, not \(blobPixel[r])") }
+            let blobPixel_A = blobPixel?[r]
             let pixel_A = override ?? blobPixel_A ?? alignmentPixel.flatMap { $0[r] > 0 ? $0[r] : nil }
             var ctf: CTFParameters?
             if let defocus1 {

@@ -39,14 +39,20 @@ public enum ParticleSource: Sendable {
 public struct ParticleSet: Sendable {
     public var particles: [Particle]
     public var opticsGroups: [OpticsGroup]
-    /// Directory that relative image paths are resolved against (the metadata file's directory).
+    /// Absolute directory that relative image paths are resolved against: the metadata file's own directory, or
+    /// a project directory (`baseIsProject`) as RELION and CryoSPARC use (see `resolvingImageBase`).
     public var baseDirectory: String
+    /// True when `baseDirectory` is a project the paths are relative to (a RELION project the run started in,
+    /// a CryoSPARC project above the `.cs` file's job folder), not the metadata file's own directory.
+    public var baseIsProject: Bool
     public var source: ParticleSource
 
-    public init(particles: [Particle], opticsGroups: [OpticsGroup], baseDirectory: String, source: ParticleSource) {
+    public init(particles: [Particle], opticsGroups: [OpticsGroup], baseDirectory: String, baseIsProject: Bool = false,
+                source: ParticleSource) {
         self.particles = particles
         self.opticsGroups = opticsGroups
         self.baseDirectory = baseDirectory
+        self.baseIsProject = baseIsProject
         self.source = source
     }
 

@@ -99,7 +99,7 @@ public enum StarParticles {
 
     /// `N@stack.mrcs` → (N-1, stack.mrcs); a name without `@` is image 0 of a single-image file.
     static func imageLocation(_ name: String, path: String, row: Int) throws -> ImageLocation {
-        guard let at = name.firstIndex(of: "@") else { return ImageLocation(index: 0, path: name) }
+        guard let at = name.firstIndex(of: "@") else { return ImageLocation(index: 0, path: name, isWholeFile: true) }
         guard let number = Int(name[..<at]), number >= 1 else {
             throw DuetError("\(path): particle \(row + 1): rlnImageName '\(name)' is not of the form N@stack.mrcs")
         }

@@ -133,8 +133,9 @@ extension StarParticles {
         try table.setColumn("rlnDuetCorrelation", to: statistics.map { String(format: "%.5f", $0.correlation) })
     }
 
-    /// RELION's image name: 1-based index, zero-padded to 6 digits, `@`, path.
+    /// RELION's image name: 1-based index, zero-padded to 6 digits, `@`, path; the path alone for a whole file.
     static func imageName(_ location: ImageLocation) -> String {
+        guard !location.isWholeFile else { return location.path }
         let index = String(location.index + 1)
         return String(repeating: "0", count: max(0, 6 - index.count)) + index + "@" + location.path
     }

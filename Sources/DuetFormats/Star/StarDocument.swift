@@ -146,15 +146,16 @@ public struct StarBlock: Sendable, Equatable {
     }
 
     /// Loop column `column` as numbers, or nil when the block has no such column. Throws a `DuetError` naming
-    /// the file, block, column and (1-based) row when a value is not a number.
+    /// the file, block, column and (1-based) row when a value is not a finite number (no particle column holds
+    /// a NaN or infinity).
     public func doubleColumn(_ column: String) throws -> [Double]? {
         guard let table, let index = table.columnIndex(column) else { return nil }
         var result = [Double]()
         result.reserveCapacity(table.rowCount)
         for (rowIndex, row) in table.rows.enumerated() {
-            guard let number = StarBlock.parseDouble(row[index]) else {
+            guard let number = StarBlock.parseDouble(row[index]), number.isFinite else {
                 throw DuetError("\(StarDocument.label(sourceName)): block data_\(name), column _\(column), "
-                    + "row \(rowIndex + 1): '\(row[index])' is not a number")
+                    + "row \(rowIndex + 1): '\(row[index])' is not a finite number")
             }
             result.append(number)
         }
