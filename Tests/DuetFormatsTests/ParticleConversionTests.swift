@@ -239,4 +239,18 @@ final class ParticleConversionTests: XCTestCase {
         }
         XCTAssertEqual(try ParticleFile.read(pixelShift, pixelSize_A: 2).particles[0].pose?.shiftX_A, 5)
     }
+
+    /// A changed CTF scale factor reaches rlnCtfScalefactor (added when the input had none); unchanged values keep
+    /// their text.
+    func testCTFScaleFactorIsWrittenWhenItChanges() throws {
+        let text = "data_\nloop_\n_rlnImageName\n_rlnDefocusU\n_rlnDefocusV\n_rlnDefocusAngle\n_rlnVoltage\n"
+            + "_rlnSphericalAberration\n_rlnAmplitudeContrast\n1@a.mrcs 15000 15000 0 300 2.7 0.1\n"
+            + "2@a.mrcs 15000 15000 0 300 2.7 0.1\n"
+        var set = try StarParticles.particleSet(from: StarReader.parse(text: text), path: "scale.star", pixelSize_A: 2)
+        let unchanged = try StarParticles.document(for: set)
+        XCTAssertNil(unchanged.block(named: "")?.columnIndex("rlnCtfScalefactor"))
+        set.particles[1].ctf!.scale = 0.75
+        let changed = try StarParticles.document(for: set)
+        XCTAssertEqual(changed.blocks.first?.column("rlnCtfScalefactor"), ["1.0", "0.75"])
+    }
 }

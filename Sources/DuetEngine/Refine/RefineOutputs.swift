@@ -10,7 +10,10 @@ import Foundation
 /// `half_map_B.mrc`, the gold-standard report (`GoldStandardReport`: fsc.txt/.star/.svg, mask.mrc, slices.png),
 /// `particles.star`/`.cs` (seen particles with poses and split, every input column kept),
 /// `unused_particles.star`/`.cs` (never seen, or beyond `--particle-limit`) and `log.txt`; then every rank writes
-/// its own rows of `duet.h5`.
+/// its own rows of `duet.h5`. The half maps weight each image by its contrast scale α (`HalfSetBackProjection`):
+/// `particles.star` carries α in `rlnCtfScalefactor` (RELION's per-particle amplitude, times the input's) so that
+/// `relion_reconstruct` and `duet reconstruct` rebuild the same maps; `particles.cs` keeps the CTF's own scale and
+/// carries α as `alignments3D/alpha`, as CryoSPARC does.
 enum RefineOutputs {
     /// `input` is the particle file as read; `set` its first `--particle-limit` particles, each in its half-set.
     static func write(halves: [HalfSet: HalfSetRun], input: ParticleSet, set: ParticleSet, box: Int, pixelSize_A: Double,
@@ -64,7 +67,7 @@ enum RefineOutputs {
                 var whole = input
                 whole.particles.replaceSubrange(set.particles.indices, with: set.particles)
                 let (used, unused) = try whole.splitByAssignment(all)
-                try ParticleFile.write(used, to: directory + "/particles.star")
+                try ParticleFile.write(used.withImageScalesInCTF(), to: directory + "/particles.star")
                 try ParticleFile.write(used, to: directory + "/particles.cs")
                 try ParticleFile.write(unused, to: directory + "/unused_particles.star")
                 try ParticleFile.write(unused, to: directory + "/unused_particles.cs")
@@ -125,5 +128,18 @@ enum RefineOutputs {
         try h5.writeAttribute("program", "duet refine")
         try h5.writeAttribute("symmetry", halves.values.first!.engine.symmetry.name)
         try h5.close()
+    }
+}
+
+extension ParticleSet {
+    /// The same particles with each CTF's scale multiplied by the image's contrast scale from its pose statistics
+    /// (RELION's `rlnCtfScalefactor` is that per-particle amplitude).
+    func withImageScalesInCTF() -> ParticleSet {
+        var copy = self
+        for i in copy.particles.indices {
+            guard let scale = copy.particles[i].poseStatistics?.scale, copy.particles[i].ctf != nil else { continue }
+            copy.particles[i].ctf!.scale *= scale
+        }
+        return copy
     }
 }

@@ -3,7 +3,8 @@ import Foundation
 
 extension StarParticles {
     /// The STAR document for `set`. A set read from STAR keeps its document, with every column, and gets the
-    /// columns Duet owns updated; an angle, shift or image name whose value did not change keeps its original text.
+    /// columns Duet owns updated (image names, poses, split, the CTF scale factor, Duet's statistics); a value that
+    /// did not change keeps its original text.
     /// Any other set becomes a RELION 3.1 document with `data_optics` and `data_particles`.
     public static func document(for set: ParticleSet) throws -> StarDocument {
         guard case .star(var document, let blockName) = set.source,
@@ -53,6 +54,13 @@ extension StarParticles {
                     return unchanged ? text! : number(pose[keyPath: axis] / pixel_A)
                 })
             }
+        }
+        let scales = particles.map { $0.ctf?.scale ?? 1 }
+        let textScales = (0..<particles.count).map { table.value(row: $0, column: "rlnCtfScalefactor") }
+        if zip(scales, textScales).contains(where: { $0 != ($1.flatMap(Double.init) ?? 1) }) {
+            try table.setColumn("rlnCtfScalefactor", to: zip(scales, textScales).map { scale, text in
+                text.flatMap(Double.init) == scale ? text! : number(scale)
+            })
         }
         if particles.contains(where: { $0.halfSet != nil }) {
             try table.setColumn("rlnRandomSubset", to: try particles.enumerated().map { r, particle in
