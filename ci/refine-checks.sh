@@ -7,7 +7,7 @@
 #   3. independence: replacing half B's images by pure noise leaves half A's map bit-identical, and a set of
 #      pure noise claims no gold-standard resolution better than 30 Å;
 #   4. SIGTERM under mpirun, and SIGINT (Ctrl-C) to one process, leave a checkpoint, and resuming it ends with the
-#      uninterrupted run's maps;
+#      uninterrupted run's maps; SIGHUP to the ranks under mpirun leaves a checkpoint too;
 #   5. kill -9 of one rank ends the job within seconds; resuming its last checkpoint gives the same maps;
 #   6. relion_reconstruct --ctf --subset 1 on Duet's particles.star reproduces half map A (FSC ≥ 0.99 to 0.8 Nyquist:
 #      the images' contrast scales travel in rlnCtfScalefactor);
@@ -134,6 +134,14 @@ test -f "$work/term/checkpoint/checkpoint.json" || { echo "SIGTERM left no check
 echo "stopped at: $(grep -o '"iteration" : [0-9]*' "$work/term/checkpoint/checkpoint.json")"
 "${mpi[@]}" -np 2 "$duet" refine --resume "$work/term" > /dev/null
 same_maps "$work/np2" "$work/term" "SIGTERM + resume vs uninterrupted"
+
+echo "== SIGHUP (a closed terminal) to the ranks under mpirun: checkpoint, message, exit status 129"
+start_two_ranks hup
+pkill -HUP -P $launcher
+status=0; wait $launcher || status=$?
+if [ $status -ne 129 ]; then echo "SIGHUP: exit status $status, not 129" >&2; cat "$work/hup.log" >&2; exit 1; fi
+grep -q "stopped by SIGHUP" "$work/hup.log" || { echo "SIGHUP: no message" >&2; exit 1; }
+test -f "$work/hup/checkpoint/checkpoint.json" || { echo "SIGHUP left no checkpoint" >&2; exit 1; }
 
 echo "== SIGINT (Ctrl-C) to one process, then --resume"
 "$duet" "${refine[@]}" "$work/data/particles.star" --out "$work/int" > "$work/int.log" 2>&1 &

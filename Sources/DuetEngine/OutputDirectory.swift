@@ -9,7 +9,7 @@ public enum OutputDirectory {
     /// Every file or folder name a Duet run writes in its output directory.
     static let names = ["particles.star", "particles.cs", "particles.mrcs", "truth.star", "unused.star",
                         "unused_particles.star", "unused_particles.cs", "map.mrc", "half_map_A.mrc", "half_map_B.mrc",
-                        "half_A.mrc", "half_B.mrc", "mask.mrc", "fsc.star", "fsc.svg", "fsc.txt", "slices.png", "log.txt",
+                        "half_A.mrc", "half_B.mrc", "mask.mrc", "model_map.mrc", "fsc.star", "fsc.svg", "fsc.txt", "slices.png", "log.txt",
                         "duet.h5", "checkpoint"]
 
     /// Throws a one-line error when `directory` would overwrite one of `inputs` (whatever `overwrite` says), or

@@ -1,14 +1,21 @@
 import ArgumentParser
 import DuetEngine
 
-/// `duet simulate MAP --out DIR`: particles with known truth from a map.
+/// `duet simulate MAP --out DIR` (or `--model MODEL --box N --pixel-size P`): particles with known truth from a
+/// map or from an atomic model's potential.
 struct SimulateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "simulate",
-        abstract: "Simulate a particle stack with CTF, shifts and noise from a map (writes particles.star/.mrcs and truth.star).")
+        abstract: "Simulate a particle stack with CTF, shifts and noise from a map or an atomic model (writes particles.star/.mrcs and truth.star).")
 
-    @Argument(help: "Map (MRC, cubic).")
-    var map: String
+    @Argument(help: "Map (MRC, cubic); or give --model.")
+    var map: String?
+
+    @Option(help: "Atomic model (PDB, or mmCIF as .cif) to simulate from instead of a map: its potential, band-limited at Nyquist, on a --box grid at --pixel-size, centred on the model (written as model_map.mrc).")
+    var model: String?
+
+    @Option(help: "Box of the model's map, pixels, even, ≥ 16 (with --model).")
+    var box: Int?
 
     @Option(help: "Output directory.")
     var out: String
@@ -46,8 +53,15 @@ struct SimulateCommand: ParsableCommand {
     @Flag(help: "Write into --out even when it holds another run's outputs (never over an input file).")
     var overwrite = false
 
+    func validate() throws {
+        guard (map == nil) != (model == nil) else { throw ValidationError("give a MAP or --model MODEL, not both") }
+        if box != nil && model == nil { throw ValidationError("--box goes with --model") }
+    }
+
     func run() throws {
-        var configuration = Simulation.Configuration(mapPath: map, outputDirectory: out)
+        var configuration = Simulation.Configuration(mapPath: map ?? "", outputDirectory: out)
+        configuration.modelPath = model
+        configuration.modelBox = box
         configuration.count = count
         configuration.posesFrom = posesFrom
         configuration.snr = noNoise ? nil : snr

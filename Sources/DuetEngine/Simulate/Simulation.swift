@@ -11,7 +11,12 @@ import Foundation
 /// same configuration gives the same files for any thread count.
 public enum Simulation {
     public struct Configuration: Sendable {
+        /// The map to project; ignored when `modelPath` is set.
         public var mapPath: String
+        /// An atomic model (PDB or mmCIF) whose potential (`AtomicPotential`, on a `modelBox`³ grid at
+        /// `pixelSize_A`) is projected instead of a map; the potential is written as `model_map.mrc`.
+        public var modelPath: String?
+        public var modelBox: Int?
         public var outputDirectory: String
         /// Number of particles with random poses; with `posesFrom`, at most this many of its particles (nil: all).
         public var count: Int?
@@ -46,6 +51,12 @@ public enum Simulation {
                 throw DuetError("--snr must be a positive number, not \(snr) (--no-noise gives noiseless images)")
             }
             try ParticleSet.validatePixelSizeOption(pixelSize_A)
+            if modelPath != nil {
+                guard pixelSize_A != nil else { throw DuetError("--model needs --pixel-size (Å)") }
+                guard let modelBox, modelBox >= 16, modelBox % 2 == 0 else {
+                    throw DuetError("--model needs --box, an even number of pixels ≥ 16")
+                }
+            }
             guard maxShift_px.isFinite && maxShift_px >= 0 else { throw DuetError("--max-shift must be ≥ 0 pixels") }
             guard defocusMin_A.isFinite && defocusMin_A >= 0 else { throw DuetError("--defocus-min must be ≥ 0 Å") }
             guard defocusMax_A.isFinite && defocusMax_A >= defocusMin_A else {
@@ -57,7 +68,8 @@ public enum Simulation {
     /// Runs the simulation; returns a one-line summary.
     public static func run(_ configuration: Configuration) throws -> String {
         try configuration.validate()
-        let map = try MRCVolume.readFinite(path: configuration.mapPath)
+        let map = try configuration.modelPath.map { try modelMap($0, configuration) }
+            ?? MRCVolume.readFinite(path: configuration.mapPath)
         guard map.nx == map.ny && map.ny == map.nz else {
             throw DuetError("\(configuration.mapPath) is \(map.nx)×\(map.ny)×\(map.nz): simulate needs a cubic map")
         }
@@ -65,7 +77,8 @@ public enum Simulation {
             throw DuetError("\(configuration.mapPath) has no pixel size in its header: pass --pixel-size")
         }
         try OutputDirectory.check(configuration.outputDirectory,
-                                  inputs: [configuration.mapPath] + (configuration.posesFrom.map { [$0] } ?? []),
+                                  inputs: [configuration.modelPath ?? configuration.mapPath]
+                                      + (configuration.posesFrom.map { [$0] } ?? []),
                                   overwrite: configuration.overwrite)
         let box = map.nx
         if let count = configuration.count {
@@ -113,6 +126,10 @@ public enum Simulation {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try MRCWriter.writeImageStack(nx: box, ny: box, images: images, pixelSize_A: Float(pixelSize_A),
                                       to: directory + "/particles.mrcs")
+        if configuration.modelPath != nil {
+            try MRCWriter.writeVolume(nx: box, ny: box, nz: box, data: map.data, pixelSize_A: Float(pixelSize_A),
+                                      to: directory + "/model_map.mrc")
+        }
         for i in particles.indices {
             particles[i].image = ImageLocation(index: i, path: "particles.mrcs")
             particles[i].pixelSize_A = pixelSize_A
@@ -130,6 +147,17 @@ public enum Simulation {
         try ParticleFile.write(input, to: directory + "/particles.star")
         return "simulated \(particles.count) particles, box \(box), \(String(format: "%g", pixelSize_A)) Å/px, "
             + "\(noiseDescription): \(directory)/particles.star, particles.mrcs, truth.star"
+            + (configuration.modelPath != nil ? ", model_map.mrc" : "")
+    }
+
+    /// The potential of the atomic model at `path` (volts, band-limited at Nyquist) on the configured grid.
+    private static func modelMap(_ path: String, _ c: Configuration) throws -> MRCVolume {
+        let model = try AtomicModel.read(path)
+        let box = c.modelBox!, pixelSize_A = c.pixelSize_A!
+        let data = try AtomicPotential.map(elements: model.atoms.map(\.element), positions_A: model.atoms.map(\.position_A),
+                                           bFactors_A2: model.atoms.map(\.bFactor_A2),
+                                           occupancies: model.atoms.map(\.occupancy), box: box, pixelSize_A: pixelSize_A)
+        return MRCVolume(nx: box, ny: box, nz: box, pixelSize_A: Float(pixelSize_A), data: data)
     }
 
     /// The particles to simulate: from `posesFrom`, or random poses, shifts, CTF and halves from the seed.
