@@ -11,12 +11,15 @@
 #   5. kill -9 of one rank ends the job within seconds; resuming its last checkpoint gives the same maps;
 #   6. relion_reconstruct --ctf --subset 1 on Duet's particles.star reproduces half map A (FSC ≥ 0.99 to 0.8 Nyquist:
 #      the images' contrast scales travel in rlnCtfScalefactor);
-#   7. the outputs load in mrcfile (validate), starfile and h5py.
+#   7. the outputs load in mrcfile (validate), starfile and h5py;
+#   8. the 1-rank run against the truth, scored by Tests/Oracles (pose_error.py, half_map_fsc.py): median angular
+#      error ≤ 10°, half map A (aligned onto the truth) at FSC 0.5 ≤ 40 Å, gold-standard FSC 0.143 not more than 10 %
+#      more optimistic than that.
 # Usage: ci/refine-checks.sh [DUET_BINARY]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duet=$(realpath "${1:-build-cmake/duet}")
-map=../shared/data/tomodrgn/10076_classD_32.mrc
+map=Tests/Fixtures/tomodrgn/10076_classD_32.mrc
 oracles=$(pwd)/Tests/Oracles   # half_map_fsc.py: the FSC per shell, numpy only
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -63,6 +66,31 @@ for n in 2 3 4; do
     same_maps "$work/np1" "$work/np$n" "$n ranks vs 1 rank"
 done
 
+echo "== against the truth, scored independently (Tests/Oracles): poses, map, and an honest gold-standard FSC"
+"$duet" align "$work/truth.mrc" "$work/np1/half_map_A.mrc" --out "$work/np1_A_on_truth.mrc" > /dev/null
+python3 - "$work" "$oracles" <<'EOF'
+import json, subprocess, sys
+work, oracles = sys.argv[1], sys.argv[2]
+sys.path.insert(0, oracles)
+import mrcfile
+from half_map_fsc import fsc
+poses = json.loads(subprocess.check_output([sys.executable, f"{oracles}/pose_error.py", f"{work}/np1/particles.star",
+                                            f"{work}/data/truth.star"]))
+box, pixel = 32, 13.1
+def resolution(curve, threshold):   # Å at the first shell below the threshold (Nyquist if none)
+    below = [s for s, value in enumerate(curve, start=1) if value < threshold]
+    return box * pixel / (below[0] if below else box // 2)
+truth = resolution(fsc(mrcfile.read(f"{work}/np1_A_on_truth.mrc"), mrcfile.read(f"{work}/truth.mrc")), 0.5)
+gold = resolution(fsc(mrcfile.read(f"{work}/np1/half_map_A.mrc"), mrcfile.read(f"{work}/np1/half_map_B.mrc")), 0.143)
+print(f"median angular error {poses['median_deg']:.2f}° ({poses['hand']} hand, {poses['matched']} particles); "
+      f"half map A vs truth FSC 0.5 at {truth:.1f} Å; gold-standard FSC 0.143 at {gold:.1f} Å")
+problems = []
+if poses["median_deg"] > 10: problems.append("median angular error above 10°")
+if truth > 40: problems.append("half map A against the truth coarser than 40 Å at FSC 0.5")
+if gold < 0.9 * truth: problems.append("gold-standard FSC more than 10 % more optimistic than the truth's 0.5")
+if problems: sys.exit("truth check FAILED: " + "; ".join(problems))
+EOF
+
 echo "== resume from the checkpoint at iteration 15"
 cp -r "$work/np1" "$work/resumed"
 # The copy's own state files are used, not those of the run it was copied from (its checkpoint.json names np1):
@@ -107,7 +135,7 @@ echo "half A bit-identical whatever half B contains"
 
 echo "== pure noise: no gold-standard resolution claim better than 30 Å"
 # Geometry of a 64³ map at 4.4 Å/px (Nyquist 8.8 Å); every image replaced by white noise.
-"$duet" simulate ../shared/data/cryojax/3j9g_potential_ps4_4.mrc --out "$work/noise" --count 400 --snr 1 --seed 6 > /dev/null
+"$duet" simulate Tests/Fixtures/cryojax/3j9g_potential_ps4_4.mrc --out "$work/noise" --count 400 --snr 1 --seed 6 > /dev/null
 python3 - "$work/noise/particles.mrcs" <<'EOF'
 import sys, numpy as np, mrcfile
 shape = mrcfile.read(sys.argv[1]).shape

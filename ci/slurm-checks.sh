@@ -25,7 +25,7 @@ login=ci/cluster/login.sh
 
 python3 -c "import mrcfile, sys, warnings; warnings.simplefilter('ignore'); d = mrcfile.open(sys.argv[1], permissive=True).data.copy(); \
 m = mrcfile.new(sys.argv[2], overwrite=True); m.set_data(d); m.voxel_size = 13.1; m.close()" \
-    ../shared/data/tomodrgn/10076_classD_32.mrc "$work/truth.mrc"
+    Tests/Fixtures/tomodrgn/10076_classD_32.mrc "$work/truth.mrc"
 "$duet" simulate "$work/truth.mrc" --out "$work/data" --count 160 --snr 1 --seed 4 > /dev/null
 
 fail() {

@@ -1,5 +1,5 @@
 /// Which gold-standard half-set a particle belongs to. Half A is RELION `rlnRandomSubset` 1 and CryoSPARC
-/// `alignments3D/split` 0; half B is subset 2 and split 1. Half A is the reference frame (DESIGN.md §3).
+/// `alignments3D/split` 0; half B is subset 2 and split 1. Half A is the reference frame (docs/design.md §3).
 public enum HalfSet: Int, Sendable, CaseIterable {
     case a = 0
     case b = 1

@@ -7,7 +7,7 @@ import Foundation
 /// - RELION ZYZ Euler angles (`rlnAngleRot`, `rlnAngleTilt`, `rlnAnglePsi`, degrees): `R = Rz(psi)·Ry(tilt)·Rz(rot)`
 ///   with RELION's sign convention.
 /// - CryoSPARC `alignments3D/pose`: an axis-angle (Rodrigues) vector in radians whose rotation matrix is the
-///   transpose of RELION's (the pyem `csparc2star` convention, see DESIGN.md §1).
+///   transpose of RELION's (the pyem `csparc2star` convention, see docs/design.md §1).
 public struct Rotation: Equatable, Sendable {
     /// Rows of the matrix.
     public var row0: SIMD3<Double>

@@ -6,7 +6,7 @@ import XCTest
 /// `duet align`: a map moved by an exact voxel permutation (90° about z, mirrored in z, cyclic shift) is put back
 /// onto the original; bad inputs fail with one line.
 final class AlignCommandTests: XCTestCase {
-    private let mapPath = CommandRunner.sharedData.appendingPathComponent("tomodrgn/10076_classD_32.mrc").path
+    private let mapPath = CommandRunner.fixtures.appendingPathComponent("tomodrgn/10076_classD_32.mrc").path
 
     func testMovedAndMirroredMapIsAlignedBack() throws {
         let directory = try CommandRunner.temporaryDirectory()
@@ -47,7 +47,7 @@ final class AlignCommandTests: XCTestCase {
         let directory = try CommandRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let outPath = directory.appendingPathComponent("never.mrc").path
-        let small = CommandRunner.sharedData.appendingPathComponent("mrcfile/EMD-3197.map").path
+        let small = CommandRunner.fixtures.appendingPathComponent("mrcfile/EMD-3197.map").path
         for (arguments, message) in [([mapPath, directory.appendingPathComponent("absent.mrc").path], "absent.mrc"),
                                      ([mapPath, small], "is 20×20×20 but")] {
             let result = try CommandRunner.duet(["align"] + arguments + ["--out", outPath])

@@ -6,8 +6,8 @@ import XCTest
 /// `duet fsc`: the FSC of a map with itself is 1 everywhere; outputs are read by starfile and an XML parser;
 /// mismatched maps fail with one line.
 final class FSCCommandTests: XCTestCase {
-    private let map = CommandRunner.sharedData.appendingPathComponent("tomodrgn/10076_classD_32.mrc").path
-    private let other = CommandRunner.sharedData.appendingPathComponent("tomodrgn/10076_classE_32.mrc").path
+    private let map = CommandRunner.fixtures.appendingPathComponent("tomodrgn/10076_classD_32.mrc").path
+    private let other = CommandRunner.fixtures.appendingPathComponent("tomodrgn/10076_classE_32.mrc").path
 
     func testMapWithItselfHasFSCOneAndOutputsAreReadable() throws {
         let directory = try CommandRunner.temporaryDirectory()
@@ -54,7 +54,7 @@ final class FSCCommandTests: XCTestCase {
     }
 
     func testMismatchedMapsFailWithOneLine() throws {
-        let result = try CommandRunner.duet(["fsc", map, CommandRunner.sharedData.appendingPathComponent("mrcfile/EMD-3197.map").path,
+        let result = try CommandRunner.duet(["fsc", map, CommandRunner.fixtures.appendingPathComponent("mrcfile/EMD-3197.map").path,
                                              "--out", "/tmp/never"])
         XCTAssertNotEqual(result.status, 0)
         XCTAssertTrue(result.stderr.hasPrefix("duet: error: "), result.stderr)

@@ -6,7 +6,7 @@ import XCTest
 /// `duet info` and `duet convert` as a person runs them: summaries of real fixtures, conversion both ways, and
 /// bad input answered with one line on stderr, a non-zero exit and no output file.
 final class InfoAndConvertTests: XCTestCase {
-    private let data = CommandRunner.sharedData.path
+    private let data = CommandRunner.fixtures.path
 
     func testInfoSummarisesParticlesStacksAndMaps() throws {
         let star = try CommandRunner.duet(["info", data + "/cryodrgn/metadata/relion31.6opticsgroups.star"])

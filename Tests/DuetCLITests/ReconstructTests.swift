@@ -8,7 +8,7 @@ import XCTest
 /// `duet reconstruct` on particles simulated by `duet simulate`: the map matches the truth, outputs are valid MRC
 /// and STAR, and runs under `mpirun -np 1, 2, 4` give the same maps to float round-off.
 final class ReconstructTests: XCTestCase {
-    private static let map = CommandRunner.sharedData.appendingPathComponent("cryojax/3j9g_potential_ps4_4.mrc").path
+    private static let map = CommandRunner.fixtures.appendingPathComponent("cryojax/3j9g_potential_ps4_4.mrc").path
 
     private func simulate(into directory: URL, count: Int, extra: [String] = []) throws -> String {
         let result = try CommandRunner.duet(["simulate", Self.map, "--out", directory.path, "--count", "\(count)",

@@ -6,7 +6,7 @@ final class SGDOptionTests: XCTestCase {
     func testOutOfRangeOptionsFailWithOneLine() throws {
         let directory = try CommandRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let particles = CommandRunner.sharedData.path + "/cryodrgn/real/relion31.star"
+        let particles = CommandRunner.fixtures.path + "/cryodrgn/real/relion31.star"
         for (command, option, value) in [("abinit", "--pose-search-modes", "0"),
                                          ("refine", "--noise-initial-sigma-scale", "0"),
                                          ("abinit", "--noise-prior-weight", "-1"), ("refine", "--target-ess-fraction", "1"),

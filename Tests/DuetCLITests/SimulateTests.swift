@@ -8,7 +8,7 @@ import XCTest
 /// `duet simulate` against RELION's own projector: noiseless images with random poses, shifts and CTF agree with
 /// `relion_project --ctf` run on Duet's truth STAR; noise follows the SNR definition; the seed fixes the output.
 final class SimulateTests: XCTestCase {
-    private let map = CommandRunner.sharedData.appendingPathComponent("cryojax/3j9g_potential_ps4_4.mrc").path
+    private let map = CommandRunner.fixtures.appendingPathComponent("cryojax/3j9g_potential_ps4_4.mrc").path
 
     func testNoiselessImagesMatchRelionProjectWithCTF() throws {
         let directory = try CommandRunner.temporaryDirectory()
@@ -78,7 +78,7 @@ final class SimulateTests: XCTestCase {
     func testPosesAndCTFFromAnExistingFile() throws {
         let directory = try CommandRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let source = CommandRunner.sharedData.appendingPathComponent("cryodrgn/metadata/relion31.6opticsgroups.star").path
+        let source = CommandRunner.fixtures.appendingPathComponent("cryodrgn/metadata/relion31.6opticsgroups.star").path
         let result = try CommandRunner.duet(["simulate", map, "--out", directory.path, "--poses-from", source,
                                              "--count", "20", "--no-noise"])
         XCTAssertEqual(result.status, 0, result.stderr)
@@ -98,7 +98,7 @@ final class SimulateTests: XCTestCase {
     func testBadInputFailsWithOneLine() throws {
         let directory = try CommandRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let noPoses = CommandRunner.sharedData.appendingPathComponent("cryodrgn/real/empiar_10076_7.star").path
+        let noPoses = CommandRunner.fixtures.appendingPathComponent("cryodrgn/real/empiar_10076_7.star").path
         let cases: [([String], String)] = [
             (["simulate", map, "--out", directory.path], "give --count N"),
             (["simulate", map, "--out", directory.path, "--poses-from", noPoses], "particle 1 has no pose"),

@@ -123,9 +123,9 @@ final class NPYTests: XCTestCase {
 
     func requireDataRoot() throws {
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: CommandRunner.sharedData.path, isDirectory: &isDir), isDir.boolValue
+        guard FileManager.default.fileExists(atPath: CommandRunner.fixtures.path, isDirectory: &isDir), isDir.boolValue
         else {
-            throw DuetError("fixture directory \(CommandRunner.sharedData.path) missing")
+            throw DuetError("fixture directory \(CommandRunner.fixtures.path) missing")
         }
     }
 
@@ -133,9 +133,9 @@ final class NPYTests: XCTestCase {
 
     func testEveryCSFixtureMatchesNumpy() throws {
         try requireDataRoot()
-        let paths = files(under: CommandRunner.sharedData.path, suffix: ".cs")
+        let paths = files(under: CommandRunner.fixtures.path, suffix: ".cs")
         XCTAssertGreaterThanOrEqual(paths.count, 4,
-                                    "expected the 4 .cs fixtures under \(CommandRunner.sharedData.path)")
+                                    "expected the 4 .cs fixtures under \(CommandRunner.fixtures.path)")
         var sawEmpty = false
         for path in paths {
             let array = try NPYFile.read(path: path)
@@ -172,7 +172,7 @@ final class NPYTests: XCTestCase {
 
     func testCSFixtureTypedAccess() throws {
         try requireDataRoot()
-        let path = CommandRunner.sharedData.path + "/cryodrgn/real/empiar_10076_7.cs"
+        let path = CommandRunner.fixtures.path + "/cryodrgn/real/empiar_10076_7.cs"
         let cs = try NPYFile.read(path: path)
         XCTAssertEqual(cs.count, 7)
         XCTAssertEqual(try cs.int("blob/shape", row: 3, element: 1), 320)
@@ -188,8 +188,8 @@ final class NPYTests: XCTestCase {
 
     func testReferenceNPYFilesMatchNumpy() throws {
         try requireDataRoot()
-        let paths = files(under: CommandRunner.sharedData.path + "/cryodrgn/reference_parsed", suffix: ".npy")
-            + files(under: CommandRunner.sharedData.path + "/aspire/volumes", suffix: ".npy")
+        let paths = files(under: CommandRunner.fixtures.path + "/cryodrgn/reference_parsed", suffix: ".npy")
+            + files(under: CommandRunner.fixtures.path + "/aspire/volumes", suffix: ".npy")
         XCTAssertGreaterThanOrEqual(paths.count, 20)
         for path in paths {
             let array = try NPYFile.read(path: path)
@@ -205,7 +205,7 @@ final class NPYTests: XCTestCase {
             XCTAssertEqual(plain.values.reduce(0, +), sum, accuracy: 1e-9 * (number(field["abssum"]) ?? 1))
         }
         // The volume is stored in Fortran order: values come back in C order (checked by the samples above).
-        let volume = try NPYFile.readArray(path: CommandRunner.sharedData.path
+        let volume = try NPYFile.readArray(path: CommandRunner.fixtures.path
                                                + "/aspire/volumes/clean70SRibosome_vol.npy")
         XCTAssertEqual(volume.shape, [65, 65, 65])
         XCTAssertEqual(volume[1, 2, 3], volume.values[(1 * 65 + 2) * 65 + 3])
@@ -310,7 +310,7 @@ final class NPYTests: XCTestCase {
 
     func testEditFixtureKeepsUnknownFields() throws {
         try requireDataRoot()
-        let source = CommandRunner.sharedData.path + "/cryodrgn/metadata/cryosparc_P12_J24_001_particles.cs"
+        let source = CommandRunner.fixtures.path + "/cryodrgn/metadata/cryosparc_P12_J24_001_particles.cs"
         let original = try NPYFile.read(path: source)
         let before = try summary(source)
         var edited = original
@@ -532,7 +532,7 @@ final class NPYTests: XCTestCase {
     func testErrorsAreOneLineAndNameFileAndField() throws {
         try requireDataRoot()
         let dir = try temporaryDirectory()
-        let fixture = CommandRunner.sharedData.path + "/cryodrgn/real/empiar_10076_7.cs"
+        let fixture = CommandRunner.fixtures.path + "/cryodrgn/real/empiar_10076_7.cs"
         let bytes = try Data(contentsOf: URL(fileURLWithPath: fixture))
 
         let truncated = dir.appendingPathComponent("truncated.cs").path

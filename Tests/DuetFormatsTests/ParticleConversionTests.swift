@@ -7,7 +7,7 @@ import XCTest
 /// STAR ↔ `.cs` particle conversion: values survive round trips, agree with cryoDRGN's independent parse of the
 /// same fixtures, and the files Duet writes are read by `starfile` and `numpy`.
 final class ParticleConversionTests: XCTestCase {
-    private let data = CommandRunner.sharedData.path
+    private let data = CommandRunner.fixtures.path
 
     private func fixture(_ relative: String) -> String { data + "/" + relative }
 

@@ -4,14 +4,14 @@ import DuetTestSupport
 import Foundation
 import XCTest
 
-/// Shared helpers for the STAR tests: the fixtures in `CommandRunner.sharedData` and the Python `starfile` oracle.
+/// Shared helpers for the STAR tests: the fixtures in `CommandRunner.fixtures` and the Python `starfile` oracle.
 enum StarTestSupport {
     /// The deliberate negative case: a loop row with one value too many (line 20).
-    static let negativeFixture = CommandRunner.sharedData.appendingPathComponent("aspire/metadata/sample.star").path
+    static let negativeFixture = CommandRunner.fixtures.appendingPathComponent("aspire/metadata/sample.star").path
 
-    /// Every `*.star` file under the shared data folder, sorted.
+    /// Every `*.star` file under `Tests/Fixtures`, sorted.
     static func allFixtures() throws -> [String] {
-        let dataRoot = CommandRunner.sharedData
+        let dataRoot = CommandRunner.fixtures
         guard let enumerator = FileManager.default.enumerator(at: dataRoot, includingPropertiesForKeys: nil) else {
             throw DuetError("cannot list \(dataRoot.path)")
         }
@@ -212,7 +212,7 @@ final class StarReaderTests: XCTestCase {
     // MARK: RELION layouts
 
     func testRelion31OpticsFirstOrSecondGiveSameTables() throws {
-        let root = CommandRunner.sharedData.appendingPathComponent("cryodrgn/real")
+        let root = CommandRunner.fixtures.appendingPathComponent("cryodrgn/real")
         let first = try StarReader.read(path: root.appendingPathComponent("relion31.star").path)
         let second = try StarReader.read(path: root.appendingPathComponent("relion31.v2.star").path)
         XCTAssertEqual(first.blocks.map(\.name), ["optics", "particles"])
@@ -226,7 +226,7 @@ final class StarReaderTests: XCTestCase {
     }
 
     func testSeveralOpticsGroups() throws {
-        let path = CommandRunner.sharedData.appendingPathComponent("cryodrgn/metadata/relion31.6opticsgroups.star").path
+        let path = CommandRunner.fixtures.appendingPathComponent("cryodrgn/metadata/relion31.6opticsgroups.star").path
         let document = try StarReader.read(path: path)
         let optics = try document.requiredBlock(named: "optics")
         XCTAssertEqual(try optics.intColumn("rlnOpticsGroup"), [1, 2, 3, 4, 5, 6])
@@ -239,7 +239,7 @@ final class StarReaderTests: XCTestCase {
     }
 
     func testRelion30SingleBlock() throws {
-        let path = CommandRunner.sharedData.appendingPathComponent("cryodrgn/real/empiar_10076_7.star").path
+        let path = CommandRunner.fixtures.appendingPathComponent("cryodrgn/real/empiar_10076_7.star").path
         let document = try StarReader.read(path: path)
         XCTAssertEqual(document.blocks.count, 1)
         let block = try document.requiredBlock(named: "")
@@ -258,7 +258,7 @@ final class StarReaderTests: XCTestCase {
     }
 
     func testDoubleColumnErrorNamesFileBlockColumnAndRow() throws {
-        let path = CommandRunner.sharedData.appendingPathComponent("starfile/loop_single_quote.star").path
+        let path = CommandRunner.fixtures.appendingPathComponent("starfile/loop_single_quote.star").path
         let block = try StarReader.read(path: path).requiredBlock(named: "")
         XCTAssertEqual(try block.doubleColumn("number"), [6.0, 7.0])
         XCTAssertThrowsError(try block.doubleColumn("number_and_string")) { error in

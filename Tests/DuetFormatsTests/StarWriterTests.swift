@@ -188,7 +188,7 @@ final class StarWriterTests: XCTestCase {
     }
 
     func testEditingColumnsKeepsTheOthers() throws {
-        let path = CommandRunner.sharedData.appendingPathComponent("cryodrgn/real/relion31.star").path
+        let path = CommandRunner.fixtures.appendingPathComponent("cryodrgn/real/relion31.star").path
         var document = try StarReader.read(path: path)
         let index = try XCTUnwrap(document.blockIndex(named: "particles"))
         var table = try XCTUnwrap(document.blocks[index].table)

@@ -43,7 +43,7 @@ final class CTFRelionTests: XCTestCase {
         guard FileManager.default.isExecutableFile(atPath: Self.relionProject) else {
             return XCTFail("relion_project is missing: install the Debian package relion (ci/install-deps.sh does)")
         }
-        let source = CommandRunner.sharedData.appendingPathComponent("aspire/volumes/clean70SRibosome_vol_65p.mrc")
+        let source = CommandRunner.fixtures.appendingPathComponent("aspire/volumes/clean70SRibosome_vol_65p.mrc")
         let volume = try MRCFile.readVolume(path: source.path)
         XCTAssertEqual(volume.nx, 65)
         let dir = try CommandRunner.temporaryDirectory()

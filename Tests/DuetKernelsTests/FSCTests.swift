@@ -61,7 +61,7 @@ final class FSCTests: XCTestCase {
     /// Two copies of a real map with independent white noise: per shell, FSC ≈ SNR / (1 + SNR) with
     /// SNR(s) = P_signal(s) / P_noise(s) (Frank & Al-Ali 1975).
     func testNoisyCopiesFollowSNR() throws {
-        let path = CommandRunner.sharedData.appendingPathComponent("aspire/volumes/clean70SRibosome_vol_65p.mrc").path
+        let path = CommandRunner.fixtures.appendingPathComponent("aspire/volumes/clean70SRibosome_vol_65p.mrc").path
         let map = try MRCFile.readVolume(path: path)
         let box = map.nx
         var rng = TestGaussian(state: 3)

@@ -15,7 +15,7 @@ final class MapAlignmentTests: XCTestCase {
     /// (radius 11 → 14 voxels; the particle reaches radius 11), as a half map has: the file's map fills its box
     /// with a constant offset, whose rotated corners would wrap.
     static func realMap() throws -> [Float] {
-        let path = CommandRunner.sharedData.appendingPathComponent("tomodrgn/10076_classD_32.mrc").path
+        let path = CommandRunner.fixtures.appendingPathComponent("tomodrgn/10076_classD_32.mrc").path
         let volume = try MRCFile.readVolume(path: path)
         XCTAssertEqual(volume.nx, box)
         let c = box / 2

@@ -7,7 +7,7 @@ import XCTest
 
 /// Agreement with RELION 3.1's own projector: `relion_project --i MAP --o OUT --ang STAR --angpix 1` on the
 /// clean 70S ribosome map (65³, odd) and a 64³ crop of it (even), at generic poses and at the poses of ASPIRE's
-/// RELION projections in `../shared/data/aspire/relion_projections` (their image stacks are not in the fixtures,
+/// RELION projections in `Tests/Fixtures/aspire/relion_projections` (their image stacks are not in the fixtures,
 /// so RELION makes them again here), with and without shifts (`rlnOriginXAngst/YAngst`). Duet's projection
 /// (padding 2, trilinear, gridding-corrected), translated by `−origin`, inverse-FFT'd, must correlate > 0.99 with
 /// every RELION image.
@@ -28,7 +28,7 @@ final class ProjectionRelionTests: XCTestCase {
 
     /// The poses of ASPIRE's RELION projections for `box` (64 or 65), unshifted and shifted (pixel size 1 Å).
     static func fixturePoses(box: Int) throws -> [Pose] {
-        let directory = CommandRunner.sharedData.appendingPathComponent("aspire/relion_projections").path
+        let directory = CommandRunner.fixtures.appendingPathComponent("aspire/relion_projections").path
         return try ["rln_proj_\(box).star", "rln_proj_\(box)_shifted.star"].flatMap { name in
             try ParticleFile.read(directory + "/" + name, pixelSize_A: 1).particles.map { particle in
                 let pose = try XCTUnwrap(particle.pose)
@@ -39,7 +39,7 @@ final class ProjectionRelionTests: XCTestCase {
     }
 
     static var mapPath: String {
-        CommandRunner.sharedData.appendingPathComponent("aspire/volumes/clean70SRibosome_vol_65p.mrc").path
+        CommandRunner.fixtures.appendingPathComponent("aspire/volumes/clean70SRibosome_vol_65p.mrc").path
     }
 
     func testOddBoxAgreesWithRelionProject() throws {
@@ -60,7 +60,7 @@ final class ProjectionRelionTests: XCTestCase {
 
     /// relion_project 3.1 writes odd-box projections with their centre at pixel `(box+1)/2` instead of `box/2`
     /// (measured here: the best match is RELION's pixel (x+1, y+1) against Duet's (x, y), NCC 0.99999999 versus
-    /// 0.86–0.88 unaligned; ASPIRE's test notes record the same 1-pixel offset). Duet keeps the DESIGN.md
+    /// 0.86–0.88 unaligned; ASPIRE's test notes record the same 1-pixel offset). Duet keeps the docs/design.md
     /// convention (centre at `box/2`, which the line-integral test checks for odd boxes), so the RELION image is
     /// moved back by one pixel in x and y before comparing. Even boxes need nothing.
     static func undoOddBoxOffset(_ image: [Float], box: Int) -> [Float] {

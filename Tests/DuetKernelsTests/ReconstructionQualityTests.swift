@@ -19,7 +19,7 @@ import XCTest
 final class ReconstructionQualityTests: XCTestCase {
     typealias S = KernelTestSupport
 
-    static let mapPath = CommandRunner.sharedData.appendingPathComponent("cryojax/3j9g_potential_ps4_4.mrc").path
+    static let mapPath = CommandRunner.fixtures.appendingPathComponent("cryojax/3j9g_potential_ps4_4.mrc").path
     static let box = 64, pixel_A = 4.4, count = 300, snr = 0.1
 
     struct Particle {

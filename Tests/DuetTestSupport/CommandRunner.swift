@@ -1,7 +1,7 @@
 import Foundation
 
 /// Test support shared by the test targets: runs the built `duet` executable, `mpirun` and the Python oracles in
-/// `Tests/Oracles` as child processes, and locates the package and `../shared/data`. The `duet` binary is the one built next to the test bundle.
+/// `Tests/Oracles` as child processes, and locates the package and its fixtures (`Tests/Fixtures`). The `duet` binary is the one built next to the test bundle.
 public enum CommandRunner {
     public struct Output: Sendable {
         /// The exit status, or the signal number when `signalled`.
@@ -25,7 +25,9 @@ public enum CommandRunner {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
-    public static var sharedData: URL { packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data") }
+    /// `Tests/Fixtures`: the real files from other projects that prove compatibility (see its README.md and each
+    /// folder's PROVENANCE.md).
+    public static var fixtures: URL { packageRoot.appendingPathComponent("Tests/Fixtures") }
 
     public static var duetExecutable: String {
         let candidates = [URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),

@@ -16,7 +16,7 @@ Usage:
   mrc_summary.py --validate FILE
       Prints {"valid": bool, "messages": text} from mrcfile.validate.
   mrc_summary.py --make-variants SOURCE DIR
-      Writes the mode/byte-order variants described in shared/data/mrc_robustness/PROVENANCE.md, made from the
+      Writes the mode/byte-order variants described in Tests/Fixtures/mrc_robustness/PROVENANCE.md, made from the
       float32 stack SOURCE (voxel size 1.31 Å), into DIR, and prints {"files": {name: path}}.
 """
 import json

@@ -5,7 +5,7 @@
 # breaks slurmd's cgroup set-up); one munged in the root namespace serves all. Addresses exist only inside the
 # namespaces. Every daemon's pid is recorded in $CLUSTER_DIR/pids for cluster-down.sh.
 # SLURMD_TIMEOUT (seconds, default 30): how long a silent node stays up before slurmctld marks it DOWN.
-# Needs: slurmd slurmctld slurm-client munge, iproute2, util-linux. See ../shared/notes/cluster-testing.md.
+# Needs: slurmd slurmctld slurm-client munge, iproute2, util-linux.
 set -euo pipefail
 N=${1:-3}
 D=${CLUSTER_DIR:-/tmp/duet-cluster}

@@ -1,6 +1,6 @@
 import DuetCore
 
-/// Parameters of the stochastic-gradient ab-initio reconstruction of one particle set (DESIGN.md §2), with
+/// Parameters of the stochastic-gradient ab-initio reconstruction of one particle set (docs/design.md §2), with
 /// CryoSPARC's Ab-Initio names and defaults where it has them. Lengths in Å, angles in degrees.
 public struct AbinitConfiguration: Sendable, Codable, Equatable {
     /// Resolution at which the search starts (CryoSPARC "Initial resolution", 35 Å).

@@ -32,7 +32,7 @@ struct IterationSummary {
     var meanESS: Double
 }
 
-/// Stochastic-gradient ab-initio reconstruction of one particle set from a random start (DESIGN.md §2, after
+/// Stochastic-gradient ab-initio reconstruction of one particle set from a random start (docs/design.md §2, after
 /// Punjani et al. 2017), on the ranks of one communicator. Each iteration draws a minibatch, infers each image's
 /// posterior over rotations × shifts under the per-shell noise model (`CoarseToFineSearch`), takes a
 /// preconditioned gradient step on the Fourier volume (`V ← V − lr · g / (H + λ)`, `g` and the diagonal curvature
@@ -41,7 +41,7 @@ struct IterationSummary {
 /// linearly from `initialResolution_A` to `maximumResolution_A` over the initial iterations, so cost follows
 /// resolution.
 ///
-/// Distribution (DESIGN.md §4): particle `i` of the set belongs to rank `i mod size` (`ParticleShard`), which alone
+/// Distribution (docs/design.md §4): particle `i` of the set belongs to rank `i mod size` (`ParticleShard`), which alone
 /// reads, searches and back-projects it. Every rank draws the same minibatches from the same generator and applies
 /// the same update. Every sum over ranks is exact — the gradient in fixed point (`ExactBackProjector`), per-image
 /// statistics as disjoint rows (`sumDisjointRows`) — so the volume is bit-identical at any rank and thread count.
@@ -353,7 +353,7 @@ final class AbinitEngine {
     func map() -> [Float] { volume.map(fftwThreads: 1) }
 
     /// Moves this half-set into another frame: the volume is resampled by `transform` and every pose follows, so
-    /// that each particle's projection is unchanged (DESIGN.md §3, half B onto half A).
+    /// that each particle's projection is unchanged (docs/design.md §3, half B onto half A).
     func apply(_ transform: MapTransform) {
         volume = FourierVolume(map: transform.apply(to: map(), box: data.box, threads: configuration.threads), grid: grid,
                                fftwThreads: 1)

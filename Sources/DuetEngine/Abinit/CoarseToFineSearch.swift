@@ -2,7 +2,7 @@ import DuetCore
 import DuetKernels
 import Foundation
 
-/// Coarse-to-fine pose inference for a minibatch (DESIGN.md §2): the posterior over a global `SO3Grid` × an
+/// Coarse-to-fine pose inference for a minibatch (docs/design.md §2): the posterior over a global `SO3Grid` × an
 /// integer shift grid is scored on the low frequencies only (`coarseRadius_px`, where it is cheap and the whole
 /// minibatch shares each projected slice), then each image is refined at the full radius on local rotation grids
 /// that halve the angular step at every level until it reaches the step the resolution needs, with ±1 px then

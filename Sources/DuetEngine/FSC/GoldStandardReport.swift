@@ -3,7 +3,7 @@ import DuetFormats
 import DuetKernels
 import Foundation
 
-/// The gold-standard resolution report of a refinement (DESIGN.md §3): the FSC between the two half maps, unmasked
+/// The gold-standard resolution report of a refinement (docs/design.md §3): the FSC between the two half maps, unmasked
 /// and with an automatic soft mask, the masked curve corrected by phase randomisation (Chen et al. 2013), and the
 /// resolutions where the curves fall below 0.143.
 ///

@@ -3,7 +3,7 @@ import DuetCore
 import DuetKernels
 import Foundation
 
-/// The periodic alignment of half B's map onto half A's (DESIGN.md §3), collective over the world: half B's rank
+/// The periodic alignment of half B's map onto half A's (docs/design.md §3), collective over the world: half B's rank
 /// 0 sends its map to world rank 0 (half A's rank 0), which aligns it onto A's map and broadcasts the transform;
 /// every rank of half B applies it to its volume and its poses. Half A's state is never changed and never depends
 /// on B's data.

@@ -1,7 +1,7 @@
 import DuetComm
 import DuetCore
 
-/// How the world's ranks serve the two half-sets (DESIGN.md §4): with one rank, that rank runs both halves, one
+/// How the world's ranks serve the two half-sets (docs/design.md §4): with one rank, that rank runs both halves, one
 /// after the other, each on the world communicator; otherwise ranks `0..<⌈size/2⌉` form half A's communicator and
 /// the rest half B's, so world rank 0 is half A's rank 0 and half B never computes on A's ranks.
 struct HalfSetRanks {

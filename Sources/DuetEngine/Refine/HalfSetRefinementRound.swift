@@ -3,7 +3,7 @@ import DuetCore
 import DuetKernels
 
 /// One round of refinement of one half-set after its SGD, from the half's own particles only (an expectation–
-/// maximisation step, as a homogeneous refinement makes it; DESIGN.md §3). The half is refined as two chains, its
+/// maximisation step, as a homogeneous refinement makes it; docs/design.md §3). The half is refined as two chains, its
 /// particles of even and of odd index, so that the FSC between the chains' maps is honest within the half, as the
 /// gold-standard FSC is between the halves:
 /// 1. each chain's particles are reconstructed at their current best poses (`HalfSetBackProjection`), weighted by

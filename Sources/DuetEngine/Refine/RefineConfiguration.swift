@@ -2,7 +2,7 @@ import DuetCore
 import DuetFormats
 import Foundation
 
-/// Settings of `duet refine` (gold-standard ab-initio refinement, DESIGN.md §3): the SGD schedule of each half
+/// Settings of `duet refine` (gold-standard ab-initio refinement, docs/design.md §3): the SGD schedule of each half
 /// (`AbinitConfiguration`; half B uses a different random stream of the same seed), the half-set split, how often
 /// half B is aligned onto half A, and how often a checkpoint is written. Stored with each checkpoint so that
 /// `duet refine --resume DIR` continues with exactly the same settings.

@@ -5,7 +5,7 @@ import DuetKernels
 import Foundation
 
 /// `duet refine PARTICLES --out DIR`: gold-standard homogeneous ab-initio refinement (CryoSPARC "Homogeneous
-/// Ab-Initio Refinement", DESIGN.md §3–4). The particles are split into halves A and B (or the input's split is
+/// Ab-Initio Refinement", docs/design.md §3–4). The particles are split into halves A and B (or the input's split is
 /// kept); each half is reconstructed from its own random start by `AbinitEngine` on its own communicator
 /// (`HalfSetRanks`), half B is aligned onto half A every `alignmentInterval` iterations and at the end
 /// (`HalfMapAlignment`); at the end every particle's pose is inferred once more against its half's final map, then

@@ -6,7 +6,7 @@ import Foundation
 /// `duet simulate`: a particle stack with known truth from a map. Poses are uniform on SO(3) with uniform shifts,
 /// or taken (with their CTF) from an existing STAR/`.cs` file. Noise is white Gaussian with
 /// SNR = mean over images of the clean image's variance (whole box) / noise variance, and images are then scaled so
-/// the noise σ is 1 (as `../shared/bench` does). Writes `particles.mrcs`, `particles.star` (CTF, no poses: what a
+/// the noise σ is 1 (as the benchmark generator of the shared bench does). Writes `particles.mrcs`, `particles.star` (CTF, no poses: what a
 /// user starts from) and `truth.star` (the same with true poses, shifts and a random half-set split). Seeded: the
 /// same configuration gives the same files for any thread count.
 public enum Simulation {

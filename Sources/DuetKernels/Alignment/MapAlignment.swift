@@ -42,7 +42,7 @@ public struct MapAlignmentResult: Sendable, Equatable {
     public var radius_px: Int
 }
 
-/// Rigid alignment of one cubic map onto another (DESIGN.md §3: half B onto half A; A never moves).
+/// Rigid alignment of one cubic map onto another (docs/design.md §3: half B onto half A; A never moves).
 ///
 /// Method:
 /// 1. The reference gets a soft spherical window (1 up to `box/2 − max(2, box/8)` voxels from the centre, a

@@ -1,10 +1,10 @@
 import DuetCore
 import Foundation
 
-/// A rigid transform, proper or improper, that carries half B's map into half A's frame (DESIGN.md §3).
+/// A rigid transform, proper or improper, that carries half B's map into half A's frame (docs/design.md §3).
 ///
 /// **Map-space convention.** Coordinates `x` are voxel offsets from the box centre (index `box/2` along each axis,
-/// the map origin of DESIGN.md §1). The transform is `T(x) = R·M·x + t` with `R = rotation` (a proper rotation
+/// the map origin of docs/design.md §1). The transform is `T(x) = R·M·x + t` with `R = rotation` (a proper rotation
 /// matrix acting on map coordinates), `M = diag(1, 1, −1)` when `mirrored` and the identity otherwise, and
 /// `t = translation_px` (voxels). The aligned map is `B′(x) = B(T⁻¹x) = B(M·Rᵀ·(x − t))`: whatever sits at `p`
 /// in B sits at `T(p)` in B′ (B is mirrored in z first, then rotated about the centre, then moved by `t`).

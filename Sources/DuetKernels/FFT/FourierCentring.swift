@@ -1,6 +1,6 @@
 import Foundation
 
-/// Centring convention of Duet (DESIGN.md §1): the real-space origin of an image or volume of edge `n` is at
+/// Centring convention of Duet (docs/design.md §1): the real-space origin of an image or volume of edge `n` is at
 /// index `c = n/2` (integer division) along every axis, for even and odd `n`.
 ///
 /// Duet's Fourier coefficients of a centred array are taken *about that origin*:

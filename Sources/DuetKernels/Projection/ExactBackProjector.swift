@@ -3,7 +3,7 @@ import DuetCore
 /// A back-projection accumulator whose sums do not depend on the order of insertion: every sample is converted to
 /// 64-bit fixed point (`round(value · scale)`, `scale` a power of two) before it is added, and integer addition is
 /// associative. The same slices therefore give bit-identical sums whatever the thread count, and the cells of
-/// several ranks can be summed with an integer allreduce in any order (DESIGN.md §4: the same seed gives the same
+/// several ranks can be summed with an integer allreduce in any order (docs/design.md §4: the same seed gives the same
 /// maps at any rank count).
 ///
 /// Geometry is `BackProjector`'s (same kernel, same adjoint of `FourierVolume.project`), but only the cells that

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Real-space constraints that the SGD ab-initio engine applies to the map after each gradient step (DESIGN.md §2,
+/// Real-space constraints that the SGD ab-initio engine applies to the map after each gradient step (docs/design.md §2,
 /// as CryoSPARC's ab-initio does): non-negativity, a soft spherical window and re-centring on the centre of mass.
 ///
 /// Conventions shared by every function here: a map is a cube of `box³` voxels, x fastest

@@ -17,7 +17,7 @@ public struct WeightedPose: Sendable {
     }
 }
 
-/// The data term of the ab-initio objective for a minibatch at fixed, posterior-weighted poses (DESIGN.md §2):
+/// The data term of the ab-initio objective for a minibatch at fixed, posterior-weighted poses (docs/design.md §2):
 ///
 ///     L(V) = Σ_i Σ_p w_ip Σ_k f_k |α_ip C_ik · (S_t P_R V)_k − X_ik|² / (2 σ²(shell k))
 ///
