@@ -95,6 +95,18 @@ extension Communicator {
         return total
     }
 
+    /// Collects each rank's values (any count) on `root`, in rank order; other ranks get nil (collective). The
+    /// values travel as their bytes, so `T` must be trivially copyable.
+    public func gather<T: BitwiseCopyable>(_ values: [T], root: Int) throws -> [[T]]? {
+        let bytes = values.withUnsafeBytes { Array($0) }
+        return try gather(bytes, root: root)?.map { rankBytes in
+            [T](unsafeUninitializedCapacity: rankBytes.count / MemoryLayout<T>.stride) { buffer, count in
+                rankBytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: $0) }
+                count = buffer.count
+            }
+        }
+    }
+
     /// Broadcasts a trivially copyable array whose length every rank already knows (collective).
     public func broadcast<T: BitwiseCopyable>(_ array: inout [T], root: Int) throws {
         try array.withUnsafeMutableBytes { try broadcast($0, root: root) }

@@ -58,6 +58,16 @@ final class LocalCommunicatorTests: XCTestCase {
         XCTAssertEqual(results[2], ["[1.5, 2.5]", "half B", "nil"])
     }
 
+    /// Typed gather: each rank's values (of its own count) arrive on the root as values, in rank order.
+    func testTypedGatherKeepsValuesAndCounts() throws {
+        let results = try LocalCommunicator.run(size: 3) { comm -> [[Double]]? in
+            try comm.gather((0..<comm.rank).map { Double(comm.rank) + 0.25 * Double($0) }, root: 1)
+        }
+        XCTAssertEqual(results[1], [[], [1.0], [2.0, 2.25]])
+        XCTAssertNil(results[0])
+        XCTAssertNil(results[2])
+    }
+
     func testReductionIsBitIdenticalOnEveryRank() throws {
         let results = try LocalCommunicator.run(size: 4) { comm -> [Float] in
             var values = (0..<64).map { Float(sin(Double($0 * (comm.rank + 3)))) * 1e-3 + 1e3 }

@@ -27,13 +27,10 @@ extension ParticleAssignment {
 extension AbinitEngine {
     /// Every particle's assignment in set order on rank 0 of the communicator, nil on the others (collective).
     func gatherAssignments() throws -> [ParticleAssignment]? {
-        let mine = assignments.flatMap(\.record)
-        let bytes = mine.withUnsafeBytes { Array($0) }
-        guard let all = try communicator.gather(bytes, root: 0) else { return nil }
+        guard let all = try communicator.gather(assignments.flatMap(\.record), root: 0) else { return nil }
         var result = [ParticleAssignment](repeating: .unseen, count: shard.particleCount)
         let n = ParticleAssignment.recordLength
-        for (rank, rankBytes) in all.enumerated() {
-            let records = rankBytes.withUnsafeBytes { Array($0.bindMemory(to: Double.self)) }
+        for (rank, records) in all.enumerated() {
             for slot in 0..<(records.count / n) {
                 result[slot * communicator.size + rank] = ParticleAssignment(record: records[(slot * n)..<((slot + 1) * n)])
             }

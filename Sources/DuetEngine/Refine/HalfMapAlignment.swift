@@ -25,11 +25,11 @@ struct HalfMapAlignment {
     /// Aligns using frequencies up to `resolution_A`; returns the outcome on every rank.
     func align(engines: [HalfSet: AbinitEngine], resolution_A: Double) throws -> Outcome {
         let mapB = ranks.halves.contains(.b) && world.rank == ranks.halfBRoot ? engines[.b]!.map() : []
-        let gathered = try world.gather(mapB.withUnsafeBytes { Array($0) }, root: 0)
+        let gathered = try world.gather(mapB, root: 0)
         var message = [Double](repeating: 0, count: 15)
         if let gathered, let engineA = engines[.a] {
             let a = engineA.map()
-            let b = gathered[ranks.halfBRoot].withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            let b = gathered[ranks.halfBRoot]
             let result = MapAlignment.align(reference: a, moving: b, box: box, pixelSize_A: pixelSize_A,
                                             resolution_A: resolution_A, threads: threads)
             let aligned = result.transform.apply(to: b, box: box, threads: threads)

@@ -38,18 +38,16 @@ enum RefineOutputs {
         }
         // Half B's map and poses travel to world rank 0.
         let sendsB = world.rank == ranks.halfBRoot && ranks.communicator.isRoot && ranks.halves.contains(.b)
-        let mapBytes = sendsB ? maps[.b]!.withUnsafeBytes { Array($0) } : []
-        let recordBytes = sendsB ? assignments[.b]!.flatMap(\.record).withUnsafeBytes { Array($0) } : []
-        let gatheredMaps = try world.gather(mapBytes, root: 0)
-        let gatheredRecords = try world.gather(recordBytes, root: 0)
+        let gatheredMaps = try world.gather(sendsB ? maps[.b]! : [], root: 0)
+        let gatheredRecords = try world.gather(sendsB ? assignments[.b]!.flatMap(\.record) : [], root: 0)
 
         var halfA = [Float](), halfB = [Float](), summary: String?
         var fsc: FSCCurve?
         try times.measure(.io) {
             if world.isRoot, let gatheredMaps, let gatheredRecords {
                 halfA = maps[.a]!
-                halfB = gatheredMaps[ranks.halfBRoot].withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-                let records = gatheredRecords[ranks.halfBRoot].withUnsafeBytes { Array($0.bindMemory(to: Double.self)) }
+                halfB = gatheredMaps[ranks.halfBRoot]
+                let records = gatheredRecords[ranks.halfBRoot]
                 let n = ParticleAssignment.recordLength
                 let assignmentsB = (0..<(records.count / n)).map { ParticleAssignment(record: records[($0 * n)..<(($0 + 1) * n)]) }
                 for (name, map) in [("half_map_A", halfA), ("half_map_B", halfB)] {
