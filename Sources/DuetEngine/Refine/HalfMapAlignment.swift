@@ -23,11 +23,11 @@ struct HalfMapAlignment {
     }
 
     /// Aligns using frequencies up to `resolution_A`; returns the outcome on every rank.
-    func align(engines: [HalfSet: AbinitEngine], resolution_A: Double) throws -> Outcome {
-        let mapB = ranks.halves.contains(.b) && world.rank == ranks.halfBRoot ? engines[.b]!.map() : []
+    func align(_ halves: ServedHalves, resolution_A: Double) throws -> Outcome {
+        let mapB = world.rank == ranks.halfBRoot ? halves.b?.engine.map() ?? [] : []
         let gathered = try world.gather(mapB, root: 0)
         var message = [Double](repeating: 0, count: 15)
-        if let gathered, let engineA = engines[.a] {
+        if let gathered, let engineA = halves.a?.engine {
             let a = engineA.map()
             let b = gathered[ranks.halfBRoot]
             let result = MapAlignment.align(reference: a, moving: b, box: box, pixelSize_A: pixelSize_A,
@@ -38,7 +38,7 @@ struct HalfMapAlignment {
         }
         try world.broadcast(&message, root: 0)
         let transform = Self.decode(message)
-        if let engineB = engines[.b] { engineB.apply(transform) }
+        if let engineB = halves.b?.engine { engineB.apply(transform) }
         return Outcome(transform: transform, score: message[13], halfMapResolution_A: message[14])
     }
 

@@ -43,18 +43,16 @@ public enum RefineJob {
         }
         // Created once every image has been read and checked, so that bad input leaves no directory behind.
         try OutputDirectory.create(c.outputDirectory, on: world)
-        var halves = [HalfSet: HalfSetRun]()
-        for (data, state) in data {
+        let halves = ServedHalves(runs: try data.map { data, state in
             let run = try times.measure(.io) {
                 try HalfSetRun(data, configuration: c.sgd, communicator: ranks.communicator, times: times)
             }
             if let state { try run.engine.restore(state) }
-            halves[data.half] = run
-        }
-        let engines = halves.mapValues(\.engine)
+            return run
+        })
         var sigmaScales = [0.0, 0.0]
-        for half in ranks.halves where ranks.communicator.isRoot {
-            sigmaScales[half.rawValue] = engines[half]!.initialSigmaScale
+        for run in halves where ranks.communicator.isRoot {
+            sigmaScales[run.half.rawValue] = run.engine.initialSigmaScale
         }
         try world.allreduceSum(&sigmaScales)   // each entry from one rank: exact
         if world.isRoot && checkpoint == nil {
@@ -72,15 +70,15 @@ public enum RefineJob {
             // The mean ESS of each half (from that half's rank 0), then this rank's seconds in each stage.
             var statistics = [0.0, 0.0]
             var resolution_A = 0.0
-            for half in ranks.halves {
-                let summary = try halves[half]!.engine.iterate()
+            for run in halves {
+                let summary = try run.engine.iterate()
                 resolution_A = summary.resolution_A
-                if ranks.communicator.isRoot { statistics[half.rawValue] = summary.meanESS }
+                if ranks.communicator.isRoot { statistics[run.half.rawValue] = summary.meanESS }
             }
             t += 1
             if t % max(1, c.alignmentInterval) == 0 || t == total {
                 lastAlignment = try times.measure(.alignment) {
-                    try alignment.align(engines: engines, resolution_A: c.alignmentResolution_A(current_A: resolution_A))
+                    try alignment.align(halves, resolution_A: c.alignmentResolution_A(current_A: resolution_A))
                 }
             }
             statistics += zip(times.seconds, timesBefore).map { $0 - $1 }
@@ -104,14 +102,14 @@ public enum RefineJob {
             }
         }
         if world.isRoot { progress("final pose assignment of every particle against its half's final map") }
-        for half in ranks.halves { halves[half]!.engine.assignFinalPoses() }
+        for run in halves { run.engine.assignFinalPoses() }
         for round in 0..<c.refinementRounds {
             var resolutions = [0.0, 0.0]
-            for half in ranks.halves {
+            for run in halves {
                 let refinement = HalfSetRefinementRound(box: box, pixelSize_A: pixelSize_A,
                                                         communicator: ranks.communicator)
-                let resolution_A = try refinement.refine(halves[half]!, local: round > 0)
-                if ranks.communicator.isRoot { resolutions[half.rawValue] = resolution_A }
+                let resolution_A = try refinement.refine(run, local: round > 0)
+                if ranks.communicator.isRoot { resolutions[run.half.rawValue] = resolution_A }
             }
             try world.allreduceSum(&resolutions)   // each entry from one rank: exact
             if world.isRoot {
@@ -162,14 +160,26 @@ public enum RefineJob {
     }
 
     private static func writeCheckpoint(iteration: Int, configuration: RefineConfiguration,
-                                        halves: [HalfSet: HalfSetRun], world: Communicator) throws {
+                                        halves: ServedHalves, world: Communicator) throws {
         var states = [HalfSet: AbinitState]()
-        for half in HalfSet.allCases {
-            guard let run = halves[half] else { continue }
-            if let state = try run.engine.gatherState() { states[half] = state }
+        for run in halves {
+            if let state = try run.engine.gatherState() { states[run.half] = state }
         }
         try Checkpoint.write(iteration: iteration, configuration: configuration, states: states, world: world)
     }
+}
+
+/// The half-sets this rank serves, in the order A, B: both with one rank, one of them otherwise (`HalfSetRanks`);
+/// never none.
+struct ServedHalves: Sequence {
+    let runs: [HalfSetRun]
+
+    var a: HalfSetRun? { runs.first { $0.half == .a } }
+    var b: HalfSetRun? { runs.first { $0.half == .b } }
+    /// The point group of the run (both halves use the configuration's).
+    var symmetry: SymmetryGroup { runs[0].engine.symmetry }
+
+    func makeIterator() -> IndexingIterator<[HalfSetRun]> { runs.makeIterator() }
 }
 
 /// One half-set as this rank runs it: its particles (in input order), this rank's shard of them and the engine.

@@ -16,14 +16,14 @@ import Foundation
 /// carries α as `alignments3D/alpha`, as CryoSPARC does.
 enum RefineOutputs {
     /// `input` is the particle file as read; `set` its first `--particle-limit` particles, each in its half-set.
-    static func write(halves: [HalfSet: HalfSetRun], input: ParticleSet, set: ParticleSet, box: Int, pixelSize_A: Double,
+    static func write(halves: ServedHalves, input: ParticleSet, set: ParticleSet, box: Int, pixelSize_A: Double,
                       configuration c: RefineConfiguration, ranks: HalfSetRanks, world: Communicator,
                       log: RefineLog, times: StageTimes) throws -> String? {
         let directory = c.outputDirectory
         let grid = FourierGrid(box: box)
+        // Each half's map and assignments, on that half's rank 0.
         var maps = [HalfSet: [Float]](), assignments = [HalfSet: [ParticleAssignment]]()
-        for half in ranks.halves {
-            let run = halves[half]!
+        for run in halves {
             try times.measure(.backProjection) {
                 let posed = run.posedShard()
                 let backProjector = BackProjector(grid: grid)
@@ -32,20 +32,21 @@ enum RefineOutputs {
                     .accumulate(posed.map(\.particle), imageScales: posed.map(\.scale), from: set, into: backProjector)
                 try ranks.communicator.allreduceSum(backProjector.numerator.buffer)
                 try ranks.communicator.allreduceSum(backProjector.weight.buffer)
-                if ranks.communicator.isRoot { maps[half] = backProjector.reconstruct() }
+                if ranks.communicator.isRoot { maps[run.half] = backProjector.reconstruct() }
             }
-            if let all = try run.engine.gatherAssignments() { assignments[half] = all }
+            if let all = try run.engine.gatherAssignments() { assignments[run.half] = all }
         }
-        // Half B's map and poses travel to world rank 0.
-        let sendsB = world.rank == ranks.halfBRoot && ranks.communicator.isRoot && ranks.halves.contains(.b)
-        let gatheredMaps = try world.gather(sendsB ? maps[.b]! : [], root: 0)
-        let gatheredRecords = try world.gather(sendsB ? assignments[.b]!.flatMap(\.record) : [], root: 0)
+        // Half B's map and poses travel from half B's rank 0 to world rank 0.
+        let sendsB = world.rank == ranks.halfBRoot
+        let gatheredMaps = try world.gather(sendsB ? maps[.b] ?? [] : [], root: 0)
+        let gatheredRecords = try world.gather(sendsB ? assignments[.b]?.flatMap(\.record) ?? [] : [], root: 0)
 
         var halfA = [Float](), halfB = [Float](), summary: String?
         var fsc: FSCCurve?
         try times.measure(.io) {
-            if world.isRoot, let gatheredMaps, let gatheredRecords {
-                halfA = maps[.a]!
+            // World rank 0 is rank 0 of half A (`HalfSetRanks`), so it holds half A's map and assignments.
+            if world.isRoot, let gatheredMaps, let gatheredRecords, let mapA = maps[.a], let assignmentsA = assignments[.a] {
+                halfA = mapA
                 halfB = gatheredMaps[ranks.halfBRoot]
                 let records = gatheredRecords[ranks.halfBRoot]
                 let n = ParticleAssignment.recordLength
@@ -58,7 +59,7 @@ enum RefineOutputs {
                                                           to: directory, options: .init(seed: c.sgd.seed))
                 fsc = FourierShellCorrelation.curve(halfA, halfB, box: box, pixelSize_A: pixelSize_A)
                 var all = [ParticleAssignment](repeating: .unseen, count: set.particles.count)
-                for (half, halfAssignments) in [(HalfSet.a, assignments[.a]!), (.b, assignmentsB)] {
+                for (half, halfAssignments) in [(HalfSet.a, assignmentsA), (.b, assignmentsB)] {
                     let inputIndices = set.particles.indices.filter { set.particles[$0].halfSet == half }
                     for (i, assignment) in zip(inputIndices, halfAssignments) { all[i] = assignment }
                 }
@@ -70,7 +71,7 @@ enum RefineOutputs {
                 try ParticleFile.write(unused, to: directory + "/unused_particles.star")
                 try ParticleFile.write(unused, to: directory + "/unused_particles.cs")
                 try AtomicFile.write(log.lines.joined(separator: "\n") + "\n", to: directory + "/log.txt")
-                let symmetry = halves.values.first!.engine.symmetry
+                let symmetry = halves.symmetry
                 summary = "gold-standard refinement of \(used.particles.count) particles (\(unused.particles.count) unused) "
                     + "on \(world.size) rank(s), symmetry \(symmetry):\n\(report.description)\noutputs in \(directory)/"
             }
@@ -82,13 +83,12 @@ enum RefineOutputs {
 
     /// `duet.h5` (layout in the README): the particle table (each rank its shard's rows), both half maps, the
     /// unmasked gold-standard FSC and the per-iteration history (from world rank 0).
-    private static func writeHDF5(halves: [HalfSet: HalfSetRun], ranks: HalfSetRanks, world: Communicator, box: Int,
+    private static func writeHDF5(halves: ServedHalves, ranks: HalfSetRanks, world: Communicator, box: Int,
                                   pixelSize_A: Double, halfA: [Float], halfB: [Float], fsc: FSCCurve?,
                                   log: RefineLog, path: String) throws {
         var rows = [Particle](), inputIndex = [Int64](), ess = [Double](), lastIteration = [Int64]()
         var scale = [Double](), correlation = [Double]()
-        for half in ranks.halves {
-            let run = halves[half]!
+        for run in halves {
             for (slot, assignment) in run.engine.assignments.enumerated() {
                 let i = run.engine.shard.index(ofSlot: slot)
                 var particle = run.particles.particles[i]
@@ -124,7 +124,7 @@ enum RefineOutputs {
             try h5.writeColumn("history/seconds_\(stage.name)", .double(entries.map { $0.stageSeconds[stage.rawValue] }))
         }
         try h5.writeAttribute("program", "duet refine")
-        try h5.writeAttribute("symmetry", halves.values.first!.engine.symmetry.name)
+        try h5.writeAttribute("symmetry", halves.symmetry.name)
         try h5.close()
     }
 }
