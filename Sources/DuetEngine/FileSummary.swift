@@ -67,30 +67,18 @@ public enum FileSummary {
     /// image sizes the metadata does not state; returns how many stacks were not found (metadata is often
     /// inspected without its images).
     static func checkStacks(_ set: inout ParticleSet) throws -> Int {
-        var headers = [String: (imageCount: Int, box: Int)?]()
-        var missing = 0
+        let source = ParticleImageSource(set: set)
+        var missing = Set<String>()
         for r in set.particles.indices {
             let particle = set.particles[r]
-            let stack = set.imagePath(of: particle)
-            if headers[stack] == nil {
-                if FileManager.default.fileExists(atPath: stack) {
-                    let file = try MRCFile(path: stack)
-                    headers[stack] = (file.imageCount, file.nx)
-                } else {
-                    headers[stack] = .some(nil)
-                    missing += 1
-                }
+            guard let stack = try source.stack(of: particle) else {
+                missing.insert(set.imagePath(of: particle))
+                continue
             }
-            guard let header = headers[stack]! else { continue }
-            if particle.image.isWholeFile && header.imageCount != 1 {
-                throw DuetError("particle \(r + 1): \(stack) is named as one image but holds \(header.imageCount)")
-            }
-            if particle.image.index >= header.imageCount {
-                throw DuetError("particle \(r + 1): image \(particle.image.index + 1) requested but \(stack) has \(header.imageCount)")
-            }
-            if particle.boxSize == nil { set.particles[r].boxSize = header.box }
+            try source.checkLocation(of: particle, in: stack, row: r + 1)
+            if particle.boxSize == nil { set.particles[r].boxSize = stack.nx }
         }
-        return missing
+        return missing.count
     }
 
     static func describeBlocks(_ document: StarDocument, path: String) -> String {

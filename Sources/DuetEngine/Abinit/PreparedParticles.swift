@@ -21,11 +21,11 @@ final class PreparedParticles {
         let complexCount = images.complexCount
         let fft = RealFFT<Float>(imageWidth: box, height: box, rigor: .estimate)
         let grid = CTFFrequencyGrid(box: box, pixelSize_A: pixelSize_A)
-        let reader = ParticleImageReader(set: set)
+        let source = ParticleImageSource(set: set)
         let image = AlignedBuffer<Float>(count: box * box)
         let centre = Double(box / 2), r2 = backgroundRadius_px * backgroundRadius_px
         for (i, particle) in particles.enumerated() {
-            try reader.read(particle, box: box, into: image.buffer)
+            try source.read(particle, row: indices[i] + 1, box: box, into: image.buffer)
             var sum = 0.0, sum2 = 0.0, n = 0.0
             for y in 0..<box {
                 for x in 0..<box where (Double(x) - centre) * (Double(x) - centre) + (Double(y) - centre) * (Double(y) - centre) > r2 {

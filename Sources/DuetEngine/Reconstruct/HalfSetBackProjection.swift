@@ -26,11 +26,11 @@ struct HalfSetBackProjection {
         let images = AlignedBuffer<Float>(count: batchSize * pixels)
         let slices = AlignedBuffer<SIMD2<Float>>(count: batchSize * half)
         let weights = AlignedBuffer<Float>(count: batchSize * half)
-        let reader = ParticleImageReader(set: set)
+        let source = ParticleImageSource(set: set)
         for start in stride(from: 0, to: particles.count, by: batchSize) {
             let batch = Array(particles[start..<min(start + batchSize, particles.count)])
             for (i, particle) in batch.enumerated() {
-                try reader.read(particle, box: box, into: UnsafeMutableBufferPointer(start: images.baseAddress + i * pixels, count: pixels))
+                try source.read(particle, box: box, into: UnsafeMutableBufferPointer(start: images.baseAddress + i * pixels, count: pixels))
             }
             let ctfs = try batch.map { particle -> RelionCTF? in
                 guard applyCTF, let ctf = particle.ctf else { return nil }

@@ -66,13 +66,9 @@ extension ParticleSet {
 
     /// Fills unknown image sizes from the headers of the particles' MRC stacks where those files exist.
     public mutating func fillMissingBoxSizesFromStacks() {
-        var sizeOfStack = [String: Int?]()
+        let source = ParticleImageSource(set: self)
         for i in particles.indices where particles[i].boxSize == nil {
-            let stack = imagePath(of: particles[i])
-            if sizeOfStack[stack] == nil {
-                sizeOfStack[stack] = (try? MRCFile(path: stack)).map { $0.nx }
-            }
-            particles[i].boxSize = sizeOfStack[stack]!
+            particles[i].boxSize = (try? source.stack(of: particles[i]))??.nx
         }
     }
 
