@@ -3,8 +3,8 @@ import DuetFormats
 import Foundation
 
 /// The particles a job runs on, read and checked the same way by `reconstruct`, `abinit` and `refine` before any
-/// work: the particle file (`--pixel-size` replacing its pixel size), box sizes filled from the stacks, one
-/// common box and pixel size (Å) with finite CTF parameters, and an output directory that may be written.
+/// work: the particle file (`--pixel-size` replacing its pixel size; its reader refuses NaN and infinite values),
+/// box sizes filled from the stacks, one common box and pixel size (Å), and an output directory that may be written.
 struct JobInput {
     /// Every row of the particle file, in file order (the outputs keep them all).
     var file: ParticleSet

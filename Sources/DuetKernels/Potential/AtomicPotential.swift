@@ -17,7 +17,7 @@ public enum AtomicPotential {
         precondition(box >= 2 && box % 2 == 0, "AtomicPotential: box must be even")
         let count = positions_A.count
         precondition(elements.count == count && bFactors_A2.count == count && occupancies.count == count)
-        if let unknown = elements.first(where: { !ElectronScattering.elements.contains($0) }) {
+        if let unknown = elements.first(where: { ElectronScattering.table[$0] == nil }) {
             throw DuetError("no electron scattering factors for element \(unknown) (known: "
                             + ElectronScattering.elements.sorted().joined(separator: " ") + ")")
         }
