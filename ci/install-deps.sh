@@ -25,7 +25,7 @@ if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
 apt_retry $SUDO apt-get update -qq
 apt_retry $SUDO apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 
-# gemmi and pandas: the simulated sets of ../shared/bench (ci/messy-check.sh).
+# gemmi: the model-potential oracle (Tests/Oracles/model_potential.py); pandas: starfile's tables.
 oracles=(numpy scipy mrcfile starfile h5py cryosparc-tools gemmi pandas)
 imports="import numpy, scipy, mrcfile, starfile, h5py, cryosparc.dataset, gemmi, pandas"
 if ! python3 -c "$imports" 2>/dev/null; then
