@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // Duet: gold-standard ab-initio cryo-EM refinement on MPI.
 // Targets depend downward only: DuetCore (value types, no I/O) and DuetKernels (numerical kernels over FFTW,
-// no I/O, no MPI) → DuetFormats (files) → DuetComm (communicators, parallel HDF5) → DuetEngine (jobs) →
+// no I/O, no MPI) → DuetFormats (files) and DuetComm (communicators, parallel HDF5) → DuetEngine (jobs) →
 // duet (command line).
 import PackageDescription
 
@@ -19,8 +19,6 @@ let package = Package(
                        providers: [.apt(["libopenmpi-dev"])]),
         .systemLibrary(name: "CFFTW", pkgConfig: "fftw3",
                        providers: [.apt(["libfftw3-dev"])]),
-        .systemLibrary(name: "CFFTWMPI", pkgConfig: "ompi-c",
-                       providers: [.apt(["libfftw3-mpi-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-openmpi",
                        providers: [.apt(["libhdf5-openmpi-dev"])]),
         .target(name: "DuetShim", dependencies: ["CMPI", "CHDF5"]),
@@ -29,10 +27,10 @@ let package = Package(
         .target(name: "DuetKernels", dependencies: ["DuetCore", "CFFTW"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "DuetFormats", dependencies: ["DuetCore"]),
-        .target(name: "DuetComm", dependencies: ["DuetCore", "DuetFormats", "CMPI", "CHDF5", "DuetShim"]),
-        .target(name: "DuetEngine", dependencies: ["DuetCore", "DuetKernels", "DuetFormats", "DuetComm", "CFFTW", "CFFTWMPI"]),
+        .target(name: "DuetComm", dependencies: ["DuetCore", "CMPI", "CHDF5", "DuetShim"]),
+        .target(name: "DuetEngine", dependencies: ["DuetCore", "DuetKernels", "DuetFormats", "DuetComm"]),
         .executableTarget(name: "duet", dependencies: [
-            "DuetEngine", "DuetFormats", "DuetComm", "DuetCore",
+            "DuetEngine", "DuetComm", "DuetCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -47,8 +45,9 @@ let package = Package(
         .testTarget(name: "DuetFormatsTests", dependencies: ["DuetFormats", "DuetCore", "DuetTestSupport"]),
         .testTarget(name: "DuetEngineTests", dependencies: ["DuetEngine", "DuetKernels", "DuetComm", "DuetCore", "DuetFormats",
                                                          "DuetTestSupport"]),
-        .testTarget(name: "DuetCommTests", dependencies: ["DuetComm", "DuetFormats", "DuetCore", "DuetTestSupport"]),
-        .testTarget(name: "DuetCLITests", dependencies: ["duet", "DuetTestSupport", "DuetFormats", "DuetCore"]),
+        .testTarget(name: "DuetCommTests", dependencies: ["DuetComm", "DuetCore", "DuetTestSupport"]),
+        .testTarget(name: "DuetCLITests", dependencies: ["duet", "DuetEngine", "DuetKernels", "DuetFormats", "DuetCore",
+                                                      "DuetTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -27,10 +27,11 @@ struct AbinitCommand: ParsableCommand {
         // Options first, before MPI starts: a bad value costs no MPI start-up (the job checks them again).
         try sgd.configuration.validate()
         let progress = ProgressDisplay()
-        let summary = try AbinitJob.run(particlesPath: particles, outputDirectory: out, pixelSize_A: pixelSize_A,
-                                        overwrite: overwrite,
-                                        configuration: sgd.configuration, communicator: MPICommunicator.world(),
-                                        progress: progress.show)
+        var configuration = AbinitJob.Configuration(particlesPath: particles, outputDirectory: out)
+        configuration.pixelSize_A = pixelSize_A
+        configuration.overwrite = overwrite
+        configuration.sgd = sgd.configuration
+        let summary = try AbinitJob.run(configuration, world: MPICommunicator.world(), progress: progress.show)
         progress.finish()
         if let summary { print(summary) }
     }

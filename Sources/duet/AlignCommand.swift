@@ -35,8 +35,7 @@ struct AlignCommand: ParsableCommand {
     var threads: Int?
 
     func run() throws {
-        let report = try AlignJob.run(.init(reference: mapA, moving: mapB, output: out, resolution_A: resolution_A,
-                                            pixelSize_A: pixelSize_A, searchMirror: !noMirror, threads: threads))
-        print(report.summary)
+        print(try AlignJob.run(.init(reference: mapA, moving: mapB, output: out, resolution_A: resolution_A,
+                                     pixelSize_A: pixelSize_A, searchMirror: !noMirror, threads: threads)))
     }
 }

@@ -17,6 +17,8 @@ struct ConvertCommand: ParsableCommand {
     var pixelSize_A: Double?
 
     func run() throws {
-        print(try ParticleConversion.run(input: input, output: output, pixelSize_A: pixelSize_A))
+        var configuration = ConvertJob.Configuration(input: input, output: output)
+        configuration.pixelSize_A = pixelSize_A
+        print(try ConvertJob.run(configuration))
     }
 }

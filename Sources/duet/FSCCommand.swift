@@ -26,9 +26,7 @@ struct FSCCommand: ParsableCommand {
     var seed: UInt64 = 1
 
     func run() throws {
-        let report = try FSCJob.run(.init(mapA: mapA, mapB: mapB, mask: mask, outputPrefix: out,
-                                          pixelSize_A: pixelSize_A, seed: seed))
-        print(report.summary)
-        print("wrote \(out).star and \(out).svg")
+        print(try FSCJob.run(.init(mapA: mapA, mapB: mapB, mask: mask, outputPrefix: out, pixelSize_A: pixelSize_A,
+                                   seed: seed)))
     }
 }

@@ -14,6 +14,8 @@ struct InfoCommand: ParsableCommand {
     var pixelSize_A: Double?
 
     func run() throws {
-        print(try FileSummary.describe(file, pixelSize_A: pixelSize_A))
+        var configuration = InfoJob.Configuration(path: file)
+        configuration.pixelSize_A = pixelSize_A
+        print(try InfoJob.run(configuration))
     }
 }

@@ -16,9 +16,8 @@ struct MPISelfTestCommand: ParsableCommand {
     var rowsPerRank: Int = 10
 
     func run() throws {
-        let world = try MPICommunicator.world()
-        if let summary = try MPISelfTest.run(world: world, outputPath: output, rowsPerRank: rowsPerRank) {
-            print(summary)
-        }
+        var configuration = MPISelfTestJob.Configuration(outputPath: output)
+        configuration.rowsPerRank = rowsPerRank
+        if let summary = try MPISelfTestJob.run(configuration, world: MPICommunicator.world()) { print(summary) }
     }
 }

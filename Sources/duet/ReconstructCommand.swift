@@ -33,15 +33,16 @@ struct ReconstructCommand: ParsableCommand {
     var overwrite = false
 
     func run() throws {
-        var configuration = Reconstruction.Configuration(particlesPath: particles, outputDirectory: out)
+        var configuration = ReconstructJob.Configuration(particlesPath: particles, outputDirectory: out)
         configuration.pixelSize_A = pixelSize_A
         configuration.applyCTF = !noCtf
         configuration.seed = seed
         configuration.resplit = resplit
         configuration.symmetry = symmetry
         configuration.overwrite = overwrite
-        if let summary = try Reconstruction.run(configuration, communicator: MPICommunicator.world()) {
-            print(summary)
-        }
+        let progress = ProgressDisplay()
+        let summary = try ReconstructJob.run(configuration, world: MPICommunicator.world(), progress: progress.show)
+        progress.finish()
+        if let summary { print(summary) }
     }
 }

@@ -70,8 +70,10 @@ struct RefineCommand: ParsableCommand {
         // Options first, before MPI starts: a bad value costs no MPI start-up (the job checks them again).
         try c.validate()
         let progress = ProgressDisplay()
-        let summary = try RefineJob.run(c, resume: resumeDirectory != nil, overwrite: overwrite, world: MPICommunicator.world(),
-                                        progress: progress.show)
+        var configuration = RefineJob.Configuration(settings: c)
+        configuration.resume = resumeDirectory != nil
+        configuration.overwrite = overwrite
+        let summary = try RefineJob.run(configuration, world: MPICommunicator.world(), progress: progress.show)
         progress.finish()
         if let summary { print(summary) }
     }

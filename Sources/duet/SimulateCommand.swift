@@ -59,9 +59,8 @@ struct SimulateCommand: ParsableCommand {
     }
 
     func run() throws {
-        var configuration = Simulation.Configuration(mapPath: map ?? "", outputDirectory: out)
-        configuration.modelPath = model
-        configuration.modelBox = box
+        let source: SimulateJob.Source = if let model { .model(path: model, box: box ?? 0) } else { .map(path: map!) }
+        var configuration = SimulateJob.Configuration(source: source, outputDirectory: out)
         configuration.count = count
         configuration.posesFrom = posesFrom
         configuration.snr = noNoise ? nil : snr
@@ -72,6 +71,6 @@ struct SimulateCommand: ParsableCommand {
         configuration.defocusMax_A = defocusMax_A
         configuration.maxShift_px = maxShift
         configuration.overwrite = overwrite
-        print(try Simulation.run(configuration))
+        print(try SimulateJob.run(configuration))
     }
 }

@@ -1,23 +1,38 @@
 import DuetComm
 import DuetCore
 
-/// A check of the distributed machinery a refinement relies on, run by `duet mpi-selftest` under `mpirun`: the
-/// world splits into two half-set communicators (even world ranks → half A, odd → half B; one rank forms half A
-/// alone), sums of every element type are allreduced inside each half and over the world and compared with their
-/// analytic values, and every rank writes its own rows of a particle table (synthetic particles whose values follow
-/// from their row) to one HDF5 file while rank 0 writes a volume. Rank `r` holds `rowsPerRank + r` rows so that the shards are uneven.
-public enum MPISelfTest {
-    /// Runs the checks (collective over `world`); throws a `DuetError` on the first mismatch. Returns a one-line
-    /// summary on rank 0 and nil elsewhere.
-    public static func run(world: Communicator, outputPath: String, rowsPerRank: Int) throws -> String? {
-        let color = world.rank % 2
-        let half = try world.split(color: color, key: world.rank)
-        let halfWorldRanks = (0..<world.size).filter { $0 % 2 == color }
-        guard half.size == halfWorldRanks.count, half.rank == halfWorldRanks.firstIndex(of: world.rank) else {
-            throw DuetError("rank \(world.rank): split gave rank \(half.rank) of \(half.size)")
-        }
+/// `duet mpi-selftest OUTPUT.h5`, run under `mpirun`: a check of the distributed machinery a refinement relies on.
+/// The world splits into the refinement's two half-set communicators (`HalfSetRanks`, checked against the pure
+/// `HalfSetPlan`; one rank serves both halves on the world), sums of every element type are allreduced inside each
+/// half and over the world and compared with their analytic values, and every rank writes its own rows of a particle
+/// table (synthetic particles whose values follow from their row) to one HDF5 file while rank 0 writes a volume.
+/// Rank `r` holds `rowsPerRank + r` rows so that the shards are uneven.
+public enum MPISelfTestJob {
+    public struct Configuration: Sendable {
+        /// The HDF5 file to write.
+        public var outputPath: String
+        /// Rows of the particle table on rank 0 (rank `r` writes `rowsPerRank + r`).
+        public var rowsPerRank = 3
 
-        try checkAllreduce(half, worldRanks: halfWorldRanks, worldRank: world.rank, label: "half \(color == 0 ? "A" : "B")")
+        public init(outputPath: String) { self.outputPath = outputPath }
+    }
+
+    /// Runs the checks (collective over `world`); throws a `DuetError` on the first mismatch. Returns a one-line
+    /// summary on world rank 0 and nil elsewhere.
+    public static func run(_ configuration: Configuration, world: Communicator) throws -> String? {
+        let outputPath = configuration.outputPath, rowsPerRank = configuration.rowsPerRank
+        let plan = HalfSetPlan(worldSize: world.size)
+        let ranks = try HalfSetRanks.split(world)
+        for half in ranks.halves {
+            let expected = plan.worldRanks(of: half)
+            guard ranks.communicator.size == expected.count,
+                  ranks.communicator.rank == world.rank - expected.lowerBound else {
+                throw DuetError("rank \(world.rank): the half-set split gave rank \(ranks.communicator.rank) of "
+                                + "\(ranks.communicator.size) for half \(half), the plan world ranks \(expected)")
+            }
+            try checkAllreduce(ranks.communicator, worldRanks: Array(expected), worldRank: world.rank,
+                               label: "half \(half == .a ? "A" : "B")")
+        }
         try checkAllreduce(world, worldRanks: Array(0..<world.size), worldRank: world.rank, label: "world")
 
         let rows = rowsPerRank + world.rank
@@ -35,8 +50,9 @@ public enum MPISelfTest {
 
         guard world.isRoot else { return nil }
         let totalRows = (0..<world.size).reduce(0) { $0 + rowsPerRank + $1 }
-        return "mpi-selftest passed: \(world.size) ranks, halves of \(half.size) and \(world.size - halfWorldRanks.count) ranks, "
-            + "\(totalRows) rows written to \(outputPath)"
+        let a = plan.worldRanks(of: .a), b = plan.worldRanks(of: .b)
+        return "mpi-selftest passed: \(world.size) ranks, half A on world ranks \(a.lowerBound)–\(a.upperBound - 1), "
+            + "half B on \(b.lowerBound)–\(b.upperBound - 1), \(totalRows) rows written to \(outputPath)"
     }
 
     /// A particle whose every value is a function of its global row, for the h5py oracle to check.

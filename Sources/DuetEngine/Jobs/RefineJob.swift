@@ -15,15 +15,28 @@ import Foundation
 /// last one. Every rank times its stages (`StageTimes`, collectives through a `TimedCommunicator`); the log and
 /// `duet.h5` report their mean over the ranks per iteration, and the summary their totals.
 public enum RefineJob {
+    public struct Configuration: Sendable {
+        /// The run's settings, stored in its checkpoints.
+        public var settings: RefineConfiguration
+        /// Continue the run in `settings.outputDirectory` from its last checkpoint, with the checkpoint's settings
+        /// (only the thread count is taken from `settings`).
+        public var resume = false
+        /// Write into an output directory that holds another run's outputs (never over an input).
+        public var overwrite = false
+
+        public init(settings: RefineConfiguration) { self.settings = settings }
+    }
+
     /// Runs the refinement (collective over `world`); returns the summary on world rank 0, nil elsewhere.
-    public static func run(_ configuration: RefineConfiguration, resume: Bool, overwrite: Bool = false,
-                           world untimedWorld: Communicator,
-                           progress: @escaping (String) -> Void) throws -> String? {
+    /// `progress` receives notes and a line every 10 iterations on world rank 0.
+    public static func run(_ configuration: Configuration, world untimedWorld: Communicator,
+                           progress: @escaping (String) -> Void = { _ in }) throws -> String? {
         let times = StageTimes()
         let world = TimedCommunicator(untimedWorld, times: times)
         // Every check that can fail on bad input, agreed over the ranks: one error line and a clean exit.
         let (c, checkpoint, job, set) = try world.agreeing {
-            try prepare(configuration, resume: resume, overwrite: overwrite, times: times)
+            try prepare(configuration.settings, resume: configuration.resume, overwrite: configuration.overwrite,
+                        times: times)
         }
         let box = job.box, pixelSize_A = job.pixelSize_A
         if world.isRoot, let note = set.noteWithoutCTF { progress(note) }
@@ -149,7 +162,7 @@ public enum RefineJob {
         }
         try c.sgd.validate(pixelSize_A: job.pixelSize_A)
         var set = job.particles
-        Reconstruction.assignHalves(&set, seed: c.sgd.seed, resplit: c.resplit)
+        set.assignHalves(seed: c.sgd.seed, resplit: c.resplit)
         for half in HalfSet.allCases {
             let count = set.particles.lazy.filter { $0.halfSet == half }.count
             guard count >= 2 else {
@@ -166,128 +179,5 @@ public enum RefineJob {
             if let state = try run.engine.gatherState() { states[run.half] = state }
         }
         try Checkpoint.write(iteration: iteration, configuration: configuration, states: states, world: world)
-    }
-}
-
-/// The half-sets this rank serves, in the order A, B: both with one rank, one of them otherwise (`HalfSetRanks`);
-/// never none.
-struct ServedHalves: Sequence {
-    let runs: [HalfSetRun]
-
-    var a: HalfSetRun? { runs.first { $0.half == .a } }
-    var b: HalfSetRun? { runs.first { $0.half == .b } }
-    /// The point group of the run (both halves use the configuration's).
-    var symmetry: SymmetryGroup { runs[0].engine.symmetry }
-
-    func makeIterator() -> IndexingIterator<[HalfSetRun]> { runs.makeIterator() }
-}
-
-/// One half-set as this rank runs it: its particles (in input order), this rank's shard of them and the engine.
-final class HalfSetRun {
-    let half: HalfSet
-    /// The half's particles, a subset of the input in input order; `inputIndices[i]` is particle `i`'s input row.
-    let particles: ParticleSet
-    let inputIndices: [Int]
-    let engine: AbinitEngine
-
-    /// The half's particles and this rank's images of them, read before any collective call.
-    struct Data {
-        let half: HalfSet
-        let particles: ParticleSet
-        let inputIndices: [Int]
-        let shard: ParticleShard
-        let prepared: PreparedParticles
-
-        init(half: HalfSet, set: ParticleSet, box: Int, pixelSize_A: Double, configuration: AbinitConfiguration,
-             communicator: Communicator) throws {
-            self.half = half
-            inputIndices = set.particles.indices.filter { set.particles[$0].halfSet == half }
-            var particles = set
-            particles.particles = inputIndices.map { set.particles[$0] }
-            self.particles = particles
-            shard = ParticleShard(particleCount: inputIndices.count, rank: communicator.rank, size: communicator.size)
-            prepared = try PreparedParticles(set: particles, indices: shard.indices, box: box, pixelSize_A: pixelSize_A,
-                                             backgroundRadius_px: configuration.particleDiameter_px(box: box, pixelSize_A: pixelSize_A) / 2)
-        }
-    }
-
-    init(_ data: Data, configuration: AbinitConfiguration, communicator: Communicator, times: StageTimes) throws {
-        half = data.half
-        particles = data.particles
-        inputIndices = data.inputIndices
-        // Half A uses the stream `duet abinit` uses; half B its own.
-        engine = try AbinitEngine(configuration: configuration, data: data.prepared, shard: data.shard,
-                                  stream: 0xAB1 + UInt64(half.rawValue), communicator: communicator, times: times)
-    }
-
-    /// This rank's particles of the half that have been seen, posed at their current assignments, each with its
-    /// contrast scale and its index in the half.
-    func posedShard() -> [(index: Int, particle: Particle, scale: Double)] {
-        engine.assignments.indices.compactMap { slot in
-            let assignment = engine.assignments[slot]
-            guard let pose = assignment.pose else { return nil }
-            let index = engine.shard.index(ofSlot: slot)
-            var particle = particles.particles[index]
-            particle.pose = pose
-            return (index, particle, assignment.scale)
-        }
-    }
-}
-
-/// The per-iteration history and log lines of `duet refine` (world rank 0).
-struct RefineLog {
-    struct Entry {
-        var iteration: Int
-        var resolution_A: Double
-        var essA: Double
-        var essB: Double
-        var halfMapResolution_A: Double
-        /// Seconds in each stage (`StageTimes.Stage` order), mean over the ranks.
-        var stageSeconds: [Double]
-    }
-
-    let total: Int
-    let first: Int
-    let start = Date()
-    private(set) var entries = [Entry]()
-    private(set) var lines = [String]()
-    private var lastLineIteration: Int
-
-    init(total: Int, first: Int) {
-        self.total = total
-        self.first = first
-        lastLineIteration = first
-    }
-
-    /// Records iteration `t` (1-based); returns its line every 10 iterations and at the last, with the mean time
-    /// per iteration in each stage since the previous line.
-    mutating func record(iteration t: Int, resolution_A: Double, ess: [Double], alignment: HalfMapAlignment.Outcome?,
-                         stageSeconds: [Double], ranks: Int) -> String? {
-        let halfMap_A = alignment?.halfMapResolution_A ?? .nan
-        entries.append(Entry(iteration: t, resolution_A: resolution_A, essA: ess[0], essB: ess[1],
-                             halfMapResolution_A: halfMap_A, stageSeconds: stageSeconds))
-        guard t % 10 == 0 || t == total || t == first + 1 else { return nil }
-        let recent = entries.suffix(t - lastLineIteration)
-        let meanSeconds = StageTimes.Stage.allCases.map { stage in
-            recent.map { $0.stageSeconds[stage.rawValue] }.reduce(0, +) / Double(recent.count)
-        }
-        lastLineIteration = t
-        let elapsed = Date().timeIntervalSince(start)
-        let eta = elapsed / Double(t - first) * Double(total - t)
-        let halfMaps = halfMap_A.isNaN ? "  –    " : String(format: "%5.1f Å", halfMap_A)
-        let line = String(format: "iteration %4d/%d  resolution %6.2f Å  ESS A %6.2f  B %6.2f  ", t, total,
-                          resolution_A, ess[0], ess[1])
-            + "half-map FSC 0.143 (last alignment) " + halfMaps
-            + String(format: "  elapsed %6.0f s  ETA %6.0f s", elapsed, eta)
-            + "  per iteration: " + Self.breakdown(meanSeconds, unit: "ms", scale: 1000)
-            + (ranks > 1 ? " (mean of \(ranks) ranks)" : "")
-        lines.append(line)
-        return line
-    }
-
-    /// "search 120 ms, backproject 40 ms, …" for seconds per stage, times `scale` in `unit`.
-    static func breakdown(_ seconds: [Double], unit: String, scale: Double) -> String {
-        StageTimes.Stage.allCases.map { "\($0.name) " + String(format: "%.0f", seconds[$0.rawValue] * scale) + " \(unit)" }
-            .joined(separator: ", ")
     }
 }

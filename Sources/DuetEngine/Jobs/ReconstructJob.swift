@@ -12,7 +12,7 @@ import Foundation
 /// Distributed: every rank reads the metadata, takes every `size`-th particle (rank `r` those with index ≡ r),
 /// reads only its own images and back-projects them; the numerators and weights are summed over the communicator
 /// and rank 0 reconstructs and writes. Halves are kept from the input or drawn 50/50 from the seed.
-public enum Reconstruction {
+public enum ReconstructJob {
     public struct Configuration: Sendable {
         public var particlesPath: String
         public var outputDirectory: String
@@ -33,8 +33,10 @@ public enum Reconstruction {
         }
     }
 
-    /// Runs the reconstruction (collective over `communicator`); returns the summary on rank 0, nil elsewhere.
-    public static func run(_ c: Configuration, communicator: Communicator) throws -> String? {
+    /// Runs the reconstruction (collective over `world`); returns the summary on rank 0, nil elsewhere. `progress`
+    /// receives notes about the input on rank 0.
+    public static func run(_ c: Configuration, world communicator: Communicator,
+                           progress: @escaping (String) -> Void = { _ in }) throws -> String? {
         // Every check that can fail on bad input, agreed over the ranks: one error line and a clean exit.
         let (symmetry, job) = try communicator.agreeing {
             (try SymmetryGroup(option: c.symmetry),
@@ -43,7 +45,8 @@ public enum Reconstruction {
         }
         var set = job.particles
         let box = job.box, pixelSize_A = job.pixelSize_A
-        assignHalves(&set, seed: c.seed, resplit: c.resplit)
+        if communicator.isRoot, c.applyCTF, let note = set.noteWithoutCTF { progress(note) }
+        set.assignHalves(seed: c.seed, resplit: c.resplit)
 
         let grid = FourierGrid(box: box)
         let backProjection = HalfSetBackProjection(box: box, pixelSize_A: pixelSize_A, applyCTF: c.applyCTF,
@@ -81,16 +84,5 @@ public enum Reconstruction {
         let counts = HalfSet.allCases.map { half in set.particles.filter { $0.halfSet == half }.count }
         return "reconstructed \(counts[0]) + \(counts[1]) particles (box \(box), \(String(format: "%g", pixelSize_A)) Å/px) "
             + "on \(communicator.size) rank(s); \(fsc.summary); maps in \(directory)/"
-    }
-
-    /// Keeps the input's split when every particle has one; otherwise splits 50/50 at random from `seed`.
-    static func assignHalves(_ set: inout ParticleSet, seed: UInt64, resplit: Bool) {
-        guard resplit || set.particles.contains(where: { $0.halfSet == nil }) else { return }
-        var order = Array(set.particles.indices)
-        var generator = SeededGenerator(seed: seed, stream: 0x5917)
-        order.shuffle(using: &generator)
-        for (rank, index) in order.enumerated() {
-            set.particles[index].halfSet = rank < order.count / 2 ? .a : .b
-        }
     }
 }

@@ -4,21 +4,38 @@ import DuetFormats
 import DuetKernels
 import Foundation
 
-/// `duet abinit PARTICLES --out DIR`: ab-initio reconstruction of one particle set, on every rank of
-/// `communicator` (each reads and processes its shard). Rank 0 writes `map.mrc` (the SGD volume),
+/// `duet abinit PARTICLES --out DIR`: ab-initio reconstruction of one particle set, on every rank of the world
+/// (each reads and processes its shard). Rank 0 writes `map.mrc` (the SGD volume),
 /// `particles.star` and `particles.cs` (the particles that were seen, with their most probable poses),
 /// `unused.star` (particles never drawn into a minibatch) and `log.txt` (one line every 10 iterations).
 public enum AbinitJob {
-    /// Returns the summary line on rank 0, nil on the others.
-    public static func run(particlesPath: String, outputDirectory: String, pixelSize_A: Double?, overwrite: Bool,
-                           configuration: AbinitConfiguration, communicator: Communicator,
-                           progress: @escaping (String) -> Void) throws -> String? {
+    public struct Configuration: Sendable {
+        public var particlesPath: String
+        public var outputDirectory: String
+        /// Overrides the particle file's pixel size.
+        public var pixelSize_A: Double?
+        /// Write into an output directory that holds another run's outputs (never over an input).
+        public var overwrite = false
+        /// The stochastic gradient descent's settings.
+        public var sgd = AbinitConfiguration()
+
+        public init(particlesPath: String, outputDirectory: String) {
+            self.particlesPath = particlesPath
+            self.outputDirectory = outputDirectory
+        }
+    }
+
+    /// Runs the reconstruction (collective over `world`); returns the summary line on rank 0, nil on the others.
+    /// `progress` receives notes and a line every 10 iterations on rank 0.
+    public static func run(_ c: Configuration, world communicator: Communicator,
+                           progress: @escaping (String) -> Void = { _ in }) throws -> String? {
+        let particlesPath = c.particlesPath, outputDirectory = c.outputDirectory, configuration = c.sgd
         // Every check and read that can fail on bad input, agreed over the ranks: one error line, clean exit.
         let (job, shard, data) = try communicator.agreeing {
             try configuration.validate()
-            let job = try JobInput.read(particlesPath, pixelSizeOption: pixelSize_A,
+            let job = try JobInput.read(particlesPath, pixelSizeOption: c.pixelSize_A,
                                         particleLimit: configuration.particleLimit, requirePoses: false,
-                                        outputDirectory: outputDirectory, overwrite: overwrite)
+                                        outputDirectory: outputDirectory, overwrite: c.overwrite)
             try configuration.validate(pixelSize_A: job.pixelSize_A)
             guard job.particles.particles.count >= 2 else {
                 throw DuetError("\(particlesPath): \(job.particles.particles.count) particle; at least 2 are needed")

@@ -34,35 +34,15 @@ public enum AlignJob {
         }
     }
 
-    /// What was found and written.
-    public struct Report: Sendable {
-        public var result: MapAlignmentResult
-        public var pixelSize_A: Double
-        /// The resolution the alignment used, Å (`box · pixel / result.radius_px`).
-        public var resolution_A: Double
-
-        /// One line: RELION Euler angles of the rotation (degrees), translation (Å), hand, and the score.
-        public var summary: String {
-            let t = result.transform
-            let angles = t.rotation.relionEulerAngles
-            let shift_A = t.translation_px * pixelSize_A
-            var line = String(format: "rotation (rot, tilt, psi) = (%.2f, %.2f, %.2f)°, "
-                                  + "translation = (%.2f, %.2f, %.2f) Å, mirrored = %@, correlation = %.4f "
-                                  + "(mean FSC to %.1f Å",
-                              angles.rot_deg, angles.tilt_deg, angles.psi_deg, shift_A.x, shift_A.y, shift_A.z,
-                              t.mirrored ? "yes" : "no", result.score, resolution_A)
-            if let other = result.otherHandScore { line += String(format: "; other hand %.4f", other) }
-            return line + ")"
-        }
-    }
-
     /// The resolution used when none is given: Fourier radius `min(box/4, 24)` (cycles per box), i.e. at most half
     /// Nyquist, and coarse enough that a large box stays fast.
     public static func defaultResolution_A(box: Int, pixelSize_A: Double) -> Double {
         Double(box) * pixelSize_A / Double(max(2, min(box / 4, 24)))
     }
 
-    public static func run(_ configuration: Configuration) throws -> Report {
+    /// Aligns, writes the moved map and returns one line: RELION Euler angles of the rotation (degrees),
+    /// translation (Å), hand, and the score.
+    public static func run(_ configuration: Configuration) throws -> String {
         let a = try MRCVolume.readFinite(path: configuration.reference)
         let b = try MRCVolume.readFinite(path: configuration.moving)
         guard a.nx == a.ny && a.ny == a.nz else {
@@ -91,7 +71,21 @@ public enum AlignJob {
         try MRCWriter.writeVolume(nx: box, ny: box, nz: box, data: aligned, pixelSize_A: Float(pixelSize_A),
                                   to: configuration.output,
                                   label: "Duet align: \(name(configuration.moving)) onto \(name(configuration.reference))")
-        return Report(result: result, pixelSize_A: pixelSize_A,
-                      resolution_A: Double(box) * pixelSize_A / Double(result.radius_px))
+        return summary(result, pixelSize_A: pixelSize_A,
+                       resolution_A: Double(box) * pixelSize_A / Double(result.radius_px))
+    }
+
+    /// The line `run` returns; `resolution_A` is the resolution the alignment used (`box · pixel / radius_px`).
+    private static func summary(_ result: MapAlignmentResult, pixelSize_A: Double, resolution_A: Double) -> String {
+        let t = result.transform
+        let angles = t.rotation.relionEulerAngles
+        let shift_A = t.translation_px * pixelSize_A
+        var line = String(format: "rotation (rot, tilt, psi) = (%.2f, %.2f, %.2f)°, "
+                              + "translation = (%.2f, %.2f, %.2f) Å, mirrored = %@, correlation = %.4f "
+                              + "(mean FSC to %.1f Å",
+                          angles.rot_deg, angles.tilt_deg, angles.psi_deg, shift_A.x, shift_A.y, shift_A.z,
+                          t.mirrored ? "yes" : "no", result.score, resolution_A)
+        if let other = result.otherHandScore { line += String(format: "; other hand %.4f", other) }
+        return line + ")"
     }
 }

@@ -27,7 +27,9 @@ public enum FSCJob {
         }
     }
 
-    public static func run(_ configuration: Configuration) throws -> FSCReport {
+    /// Computes the curves, writes `PREFIX.star` and `PREFIX.svg`, and returns what `duet fsc` prints: the
+    /// resolutions and the files written.
+    public static func run(_ configuration: Configuration) throws -> String {
         let a = try MRCVolume.readFinite(path: configuration.mapA)
         let b = try MRCVolume.readFinite(path: configuration.mapB)
         let box = try cubicBox(a, configuration.mapA)
@@ -51,7 +53,7 @@ public enum FSCJob {
         let title = URL(fileURLWithPath: configuration.mapA).lastPathComponent + " vs "
             + URL(fileURLWithPath: configuration.mapB).lastPathComponent
         try report.write(prefix: configuration.outputPrefix, title: title)
-        return report
+        return report.summary + "\nwrote \(configuration.outputPrefix).star and \(configuration.outputPrefix).svg"
     }
 
     private static func cubicBox(_ volume: MRCVolume, _ path: String) throws -> Int {

@@ -3,20 +3,31 @@ import DuetFormats
 import DuetKernels
 import Foundation
 
-/// `duet simulate`: a particle stack with known truth from a map. Poses are uniform on SO(3) with uniform shifts,
+/// `duet simulate`: a particle stack with known truth from a map or an atomic model's potential. Poses are uniform on SO(3) with uniform shifts,
 /// or taken (with their CTF) from an existing STAR/`.cs` file. Noise is white Gaussian with
 /// SNR = mean over images of the clean image's variance (whole box) / noise variance, and images are then scaled so
-/// the noise σ is 1 (as the benchmark generator of the shared bench does). Writes `particles.mrcs`, `particles.star` (CTF, no poses: what a
+/// the noise σ is 1 (as the benchmark kit's generator does). Writes `particles.mrcs`, `particles.star` (CTF, no poses: what a
 /// user starts from) and `truth.star` (the same with true poses, shifts and a random half-set split). Seeded: the
 /// same configuration gives the same files for any thread count.
-public enum Simulation {
+public enum SimulateJob {
+    /// What is projected.
+    public enum Source: Sendable, Equatable {
+        /// A cubic map (MRC).
+        case map(path: String)
+        /// An atomic model (PDB or mmCIF) whose potential (`AtomicPotential`, on a `box`³ grid at the configuration's
+        /// `pixelSize_A`, required then) is projected; the potential is written as `model_map.mrc`.
+        case model(path: String, box: Int)
+
+        /// The input file.
+        public var path: String {
+            switch self {
+            case .map(let path), .model(let path, _): return path
+            }
+        }
+    }
+
     public struct Configuration: Sendable {
-        /// The map to project; ignored when `modelPath` is set.
-        public var mapPath: String
-        /// An atomic model (PDB or mmCIF) whose potential (`AtomicPotential`, on a `modelBox`³ grid at
-        /// `pixelSize_A`) is projected instead of a map; the potential is written as `model_map.mrc`.
-        public var modelPath: String?
-        public var modelBox: Int?
+        public var source: Source
         public var outputDirectory: String
         /// Number of particles with random poses; with `posesFrom`, at most this many of its particles (nil: all).
         public var count: Int?
@@ -39,8 +50,8 @@ public enum Simulation {
         /// Write into an output directory that holds another run's outputs (never over an input).
         public var overwrite = false
 
-        public init(mapPath: String, outputDirectory: String) {
-            self.mapPath = mapPath
+        public init(source: Source, outputDirectory: String) {
+            self.source = source
             self.outputDirectory = outputDirectory
         }
 
@@ -51,11 +62,9 @@ public enum Simulation {
                 throw DuetError("--snr must be a positive number, not \(snr) (--no-noise gives noiseless images)")
             }
             try ParticleSet.validatePixelSizeOption(pixelSize_A)
-            if modelPath != nil {
+            if case .model(_, let box) = source {
                 guard pixelSize_A != nil else { throw DuetError("--model needs --pixel-size (Å)") }
-                guard let modelBox, modelBox >= 16, modelBox % 2 == 0 else {
-                    throw DuetError("--model needs --box, an even number of pixels ≥ 16")
-                }
+                guard box >= 16, box % 2 == 0 else { throw DuetError("--model needs --box, an even number of pixels ≥ 16") }
             }
             guard maxShift_px.isFinite && maxShift_px >= 0 else { throw DuetError("--max-shift must be ≥ 0 pixels") }
             guard defocusMin_A.isFinite && defocusMin_A >= 0 else { throw DuetError("--defocus-min must be ≥ 0 Å") }
@@ -68,16 +77,19 @@ public enum Simulation {
     /// Runs the simulation; returns a one-line summary.
     public static func run(_ configuration: Configuration) throws -> String {
         try configuration.validate()
-        let map = try configuration.modelPath.map { try modelMap($0, configuration) }
-            ?? MRCVolume.readFinite(path: configuration.mapPath)
+        let map: MRCVolume
+        switch configuration.source {
+        case .map(let path): map = try MRCVolume.readFinite(path: path)
+        case .model(let path, let box): map = try modelMap(path, box: box, pixelSize_A: configuration.pixelSize_A!)
+        }
         guard map.nx == map.ny && map.ny == map.nz else {
-            throw DuetError("\(configuration.mapPath) is \(map.nx)×\(map.ny)×\(map.nz): simulate needs a cubic map")
+            throw DuetError("\(configuration.source.path) is \(map.nx)×\(map.ny)×\(map.nz): simulate needs a cubic map")
         }
         guard let pixelSize_A = configuration.pixelSize_A ?? map.pixelSize_A.map(Double.init) else {
-            throw DuetError("\(configuration.mapPath) has no pixel size in its header: pass --pixel-size")
+            throw DuetError("\(configuration.source.path) has no pixel size in its header: pass --pixel-size")
         }
         try OutputDirectory.check(configuration.outputDirectory,
-                                  inputs: [configuration.modelPath ?? configuration.mapPath]
+                                  inputs: [configuration.source.path]
                                       + (configuration.posesFrom.map { [$0] } ?? []),
                                   overwrite: configuration.overwrite)
         let box = map.nx
@@ -126,7 +138,8 @@ public enum Simulation {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try MRCWriter.writeImageStack(nx: box, ny: box, images: images, pixelSize_A: Float(pixelSize_A),
                                       to: directory + "/particles.mrcs")
-        if configuration.modelPath != nil {
+        let fromModel = if case .model = configuration.source { true } else { false }
+        if fromModel {
             try MRCWriter.writeVolume(nx: box, ny: box, nz: box, data: map.data, pixelSize_A: Float(pixelSize_A),
                                       to: directory + "/model_map.mrc")
         }
@@ -147,13 +160,12 @@ public enum Simulation {
         try ParticleFile.write(input, to: directory + "/particles.star")
         return "simulated \(particles.count) particles, box \(box), \(String(format: "%g", pixelSize_A)) Å/px, "
             + "\(noiseDescription): \(directory)/particles.star, particles.mrcs, truth.star"
-            + (configuration.modelPath != nil ? ", model_map.mrc" : "")
+            + (fromModel ? ", model_map.mrc" : "")
     }
 
-    /// The potential of the atomic model at `path` (volts, band-limited at Nyquist) on the configured grid.
-    private static func modelMap(_ path: String, _ c: Configuration) throws -> MRCVolume {
+    /// The potential of the atomic model at `path` (volts, band-limited at Nyquist) on a `box`³ grid.
+    private static func modelMap(_ path: String, box: Int, pixelSize_A: Double) throws -> MRCVolume {
         let model = try AtomicModel.read(path)
-        let box = c.modelBox!, pixelSize_A = c.pixelSize_A!
         let data = try AtomicPotential.map(elements: model.atoms.map(\.element), positions_A: model.atoms.map(\.position_A),
                                            bFactors_A2: model.atoms.map(\.bFactor_A2),
                                            occupancies: model.atoms.map(\.occupancy), box: box, pixelSize_A: pixelSize_A)

@@ -2,10 +2,20 @@ import DuetCore
 import DuetFormats
 import Foundation
 
-/// The text `duet info` prints for a particle file (STAR or `.cs`), any other STAR file, or an MRC file:
-/// counts, box, pixel size, optics groups, CTF ranges and whether poses and half-set splits are present.
-public enum FileSummary {
-    public static func describe(_ path: String, pixelSize_A: Double? = nil) throws -> String {
+/// `duet info FILE`: what a particle file (STAR or `.cs`), any other STAR file, or an MRC file holds: counts, box,
+/// pixel size, optics groups, CTF ranges and whether poses and half-set splits are present.
+public enum InfoJob {
+    public struct Configuration: Sendable {
+        public var path: String
+        /// Overrides a particle file's pixel size.
+        public var pixelSize_A: Double?
+
+        public init(path: String) { self.path = path }
+    }
+
+    /// Returns the description `duet info` prints.
+    public static func run(_ configuration: Configuration) throws -> String {
+        let path = configuration.path, pixelSize_A = configuration.pixelSize_A
         guard FileManager.default.fileExists(atPath: path) else { throw DuetError("\(path): no such file") }
         switch URL(fileURLWithPath: path).pathExtension.lowercased() {
         case "star":
