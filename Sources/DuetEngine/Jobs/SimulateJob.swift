@@ -3,12 +3,12 @@ import DuetFormats
 import DuetKernels
 import Foundation
 
-/// `duet simulate`: a particle stack with known truth from a map or an atomic model's potential. Poses are uniform on SO(3) with uniform shifts,
-/// or taken (with their CTF) from an existing STAR/`.cs` file. Noise is white Gaussian with
-/// SNR = mean over images of the clean image's variance (whole box) / noise variance, and images are then scaled so
-/// the noise σ is 1 (as the benchmark kit's generator does). Writes `particles.mrcs`, `particles.star` (CTF, no poses: what a
-/// user starts from) and `truth.star` (the same with true poses, shifts and a random half-set split). Seeded: the
-/// same configuration gives the same files for any thread count.
+/// `duet simulate`: a particle stack with known truth from a map or an atomic model's potential. Poses are uniform
+/// on SO(3) with uniform shifts, or taken (with their CTF) from an existing STAR/`.cs` file. Noise is white Gaussian
+/// with SNR = mean over images of the clean image's variance (whole box) / noise variance, and images are then
+/// scaled so the noise σ is 1 (as the benchmark kit's generator does). Writes `particles.mrcs`, `particles.star`
+/// (CTF, no poses: what a user starts from) and `truth.star` (the same with true poses, shifts and a random half-set
+/// split). Seeded: the same configuration gives the same files for any thread count.
 public enum SimulateJob {
     /// What is projected.
     public enum Source: Sendable, Equatable {
