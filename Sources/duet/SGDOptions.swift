@@ -39,7 +39,7 @@ struct SGDOptions: ParsableArguments {
     var targetESSFraction: Double = defaults.targetESSFraction
     @Option(help: "Weight of the previous noise estimate against a minibatch's residuals, in Fourier coefficients per shell, ≥ 0.")
     var noisePriorWeight: Double = defaults.noisePriorWeight
-    @Option(help: "Noise model: symmetric (one σ² per Fourier shell) or white (one σ²).")
+    @Option(help: "Noise model: symmetric (one σ² per Fourier shell), white (one σ²) or coloured (one σ² per Fourier coefficient, 2-D).")
     var noiseModel: NoiseModelKind = defaults.noiseModel
 
     @Option(name: .customLong("diameter"), help: "Particle diameter, Å, > 0 (default 90 % of the box).")

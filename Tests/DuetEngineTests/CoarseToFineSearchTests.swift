@@ -38,7 +38,7 @@ final class CoarseToFineSearchTests: XCTestCase {
         let image = Self.image(of: volume, at: truth)
         let rotations = SO3LocalGrid.rotations(around: truth, step_deg: 4, radius_deg: 9)
         let shifts = CoarseToFineSearch.shiftGrid(halfWidth: 1, step: 0.5, around: .zero)
-        let noise = [Double](repeating: 20000, count: Self.box)
+        let noise = NoiseSpectrum(shells: [Double](repeating: 20000, count: Self.box))
         let settings = PoseSearchSettings(radius_px: 8)
         func score(_ subset: ArraySlice<Rotation>) -> ScoredPosterior {
             let list = Array(subset)
@@ -87,7 +87,7 @@ final class CoarseToFineSearchTests: XCTestCase {
         let truth = Rotation(axisAngle: [0.4, 0.9, -0.3])
         let twin = truth * Rotation(axisAngle: [0, 0, .pi])
         let image = Self.image(of: volume, at: truth)
-        let noise = [Double](repeating: 20, count: Self.box)
+        let noise = NoiseSpectrum(shells: [Double](repeating: 20, count: Self.box))
         func massNear(_ target: Rotation, modes: Int) -> Double {
             let search = CoarseToFineSearch(box: Self.box, diameter_px: 28, radius_px: 12, coarseRadius_px: 8,
                                             maxShift_px: 1, minRadius_px: 0,
@@ -108,7 +108,7 @@ final class CoarseToFineSearchTests: XCTestCase {
         let volume = FourierVolume(map: Self.blobMap([[4, 0, 0], [-3, 5, 1], [0, -2, 6]]), grid: FourierGrid(box: Self.box))
         let truth = Rotation(axisAngle: [0.3, -0.2, 0.5])
         let image = Self.image(of: volume, at: truth)
-        let noise = [Double](repeating: 20, count: Self.box)
+        let noise = NoiseSpectrum(shells: [Double](repeating: 20, count: Self.box))
         let search = CoarseToFineSearch(box: Self.box, diameter_px: 28, radius_px: 12, coarseRadius_px: 8,
                                         maxShift_px: 3, minRadius_px: 0, scalePriorPrecision: nil, maxModes: 2,
                                         threads: nil)

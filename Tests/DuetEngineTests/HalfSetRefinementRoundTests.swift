@@ -13,26 +13,3 @@ final class HalfSetRefinementRoundTests: XCTestCase {
         XCTAssertEqual(Array(weights[3...]), [0, 0, 0])
     }
 }
-
-final class NoiseModelTests: XCTestCase {
-    /// The symmetric model keeps one σ² per shell, the white one their mean over the coefficients; an update weighs
-    /// the previous estimate as `priorWeight` coefficients against the residuals' coefficients.
-    func testWhiteAndSymmetricModelsAndThePriorWeight() {
-        let box = 8
-        let start = (0..<box).map { 1 + Double($0) }
-        XCTAssertEqual(NoiseModel(variance: start, priorWeight: 50, kind: .symmetric).variance, start)
-        let white = NoiseModel(variance: start, priorWeight: 50, kind: .white).variance
-        XCTAssertEqual(Set(white).count, 1)
-        XCTAssertGreaterThan(white[0], start[0])
-        XCTAssertLessThan(white[0], start[box - 1])
-
-        var model = NoiseModel(variance: [Double](repeating: 1, count: box), priorWeight: 100, kind: .symmetric)
-        var counts = [Double](repeating: 0, count: box)
-        NoiseModel.forEachCoefficient(box: box, radius_px: 3) { _, shell in counts[shell] += 150 }
-        model.update(residualPower: counts.map { 3 * $0 }, counts: counts)   // residual σ² = 3
-        for s in 0..<box {
-            let expected = counts[s] > 0 ? (100 + 3 * counts[s]) / (100 + counts[s]) : 1
-            XCTAssertEqual(model.variance[s], expected, accuracy: 1e-12, "shell \(s)")
-        }
-    }
-}

@@ -83,6 +83,22 @@ final class JobRankTests: XCTestCase {
         XCTAssertTrue(maps[2] == maps[0], "3 ranks vs 1: the SGD map must be bit-identical")
     }
 
+    /// The coloured (2-D) noise model sums its per-coefficient residuals in fixed point: the same map on any rank count.
+    func testAbinitWithTheColouredNoiseModelGivesTheSameMapOnOneAndThreeRanks() throws {
+        var maps: [[Float]] = []
+        for size in [1, 3] {
+            var configuration = AbinitJob.Configuration(particlesPath: particles,
+                                                        outputDirectory: directory.appendingPathComponent("coloured\(size)").path)
+            configuration.sgd = schedule
+            configuration.sgd.noiseModel = .coloured
+            let c = configuration
+            _ = try LocalCommunicator.run(size: size) { world in try AbinitJob.run(c, world: world) }
+            maps.append(try read(configuration.outputDirectory + "/map.mrc"))
+        }
+        XCTAssertTrue(maps[0].contains { $0 != 0 })
+        XCTAssertTrue(maps[1] == maps[0], "3 ranks vs 1: the SGD map must be bit-identical")
+    }
+
     func testHalfSetPlanGivesEachHalfItsOwnRanks() throws {
         XCTAssertEqual(HalfSetPlan(worldSize: 1).halves(ofWorldRank: 0), [.a, .b], "one rank serves both halves")
         for size in 2...9 {

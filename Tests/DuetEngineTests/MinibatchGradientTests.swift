@@ -29,7 +29,7 @@ final class MinibatchGradientTests: XCTestCase {
                              shift_px: [0.5 * Double($0), 0], weight: 1 / Double(2 + i))
             })
         }
-        let noise = [Double](repeating: 1, count: box)
+        let noise = NoiseSpectrum(shells: [Double](repeating: 1, count: box))
         let allPoses = poses
         func cells(budget_bytes: Int) throws -> [Int64] {
             let perRank = try LocalCommunicator.run(size: 1) { c in

@@ -24,7 +24,7 @@ final class NoiseScaleTuningTests: XCTestCase {
         let power = (0..<(batch.count * batch.complexCount)).map { k in
             Double((batch.spectra[k] * batch.spectra[k]).sum()) / 2
         }.reduce(0, +) / Double(batch.count * batch.complexCount)
-        let base = [Double](repeating: power, count: box)
+        let base = NoiseSpectrum(shells: [Double](repeating: power, count: box))
         func tuned(_ target: Double, ranks: Int) throws -> Double {
             try LocalCommunicator.run(size: ranks) { c in
                 let positions = (0..<batch.count).filter { $0 % ranks == c.rank }
@@ -34,7 +34,7 @@ final class NoiseScaleTuningTests: XCTestCase {
             }[0]
         }
         func meanFraction(_ scale: Double) -> Double {
-            let f = search.globalESSFractions(volume: volume, batch: batch, noiseVariance: base.map { scale * scale * $0 })
+            let f = search.globalESSFractions(volume: volume, batch: batch, noiseVariance: base.scaled(by: scale * scale))
             return f.reduce(0, +) / Double(f.count)
         }
         let scale = try tuned(0.011, ranks: 1)

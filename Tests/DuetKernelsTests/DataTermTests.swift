@@ -25,7 +25,7 @@ final class DataTermTests: XCTestCase {
                              weight: random.nextUnit())
             }
         }
-        let noise = (0...box).map { 0.5 + Double($0) * 0.1 }
+        let noise = NoiseSpectrum(shells: (0...box).map { 0.5 + Double($0) * 0.1 })
         let gradient = BackProjector(grid: grid)
         DataTerm.accumulateGradient(volume: volume, images: images, poses: poses, noiseVariance: noise,
                                     radius_px: radius, into: gradient)

@@ -86,8 +86,9 @@ final class PosteriorTests: XCTestCase {
             return b
         }
 
-        /// Brute force: log-likelihoods of every (rotation, shift) for image `i`, in Double over the full plane.
-        func bruteForce(image x: [SIMD2<Float>], ctf: [Float], sigma2: [Double], radius r: Int,
+        /// Brute force: log-likelihoods of every (rotation, shift) for image `i`, in Double over the full plane;
+        /// `sigma2(h, shell)` is σ² of half-plane coefficient `h` in shell `shell`.
+        func bruteForce(image x: [SIMD2<Float>], ctf: [Float], sigma2: (Int, Int) -> Double, radius r: Int,
                         minRadius: Double) -> [[Double]] {
             rotations.map { rotation in
                 shifts.map { shift in
@@ -98,7 +99,7 @@ final class PosteriorTests: XCTestCase {
                         if conjugate { xv.y = -xv.y; pv.y = -pv.y }
                         let d = xv - Double(ctf[h]) * pv
                         let shell = Int((Double(kx * kx + ky * ky)).squareRoot().rounded())
-                        sum += (d * d).sum() / (2 * sigma2[shell])
+                        sum += (d * d).sum() / (2 * sigma2(h, shell))
                     }
                     return -sum
                 }
@@ -109,6 +110,41 @@ final class PosteriorTests: XCTestCase {
     static func gaussian(_ random: inout S.Random) -> Double {
         let u1 = max(1e-300, (random.next() + 1) / 2), u2 = (random.next() + 1) / 2
         return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
+    }
+
+    /// With 2-D noise (`NoiseSpectrum(coefficients:)`: σ² that depends on direction within a shell, as the coloured
+    /// noise model estimates it), the kernel's best pose, log-likelihood and weights still equal the brute force's.
+    func testPosteriorWithDirectionDependentNoiseMatchesBruteForce() {
+        let problem = Problem(seed: 11)
+        var random = S.Random(seed: 5)
+        let radius = 9, box = problem.box, hx = box / 2 + 1
+        let power = problem.meanSignalPower(radius: radius)
+        var sigma2 = [Double](repeating: 1, count: box * hx)
+        for h in sigma2.indices {
+            let x = Double(h % hx), row = h / hx, y = Double(row <= box / 2 ? row : row - box)
+            let along = x * x + y * y > 0 ? x * x / (x * x + y * y) : 0
+            sigma2[h] = power * 3 * (0.5 + 1.5 * along)   // three times the noise along x as along y
+        }
+        let image = problem.image(0, rotation: problem.rotations[4], shift: problem.shifts[2], noise: power * 0.3,
+                                  random: &random)
+        let result = PosePosteriorKernel.posteriors(
+            volume: problem.volume, images: problem.batch([image]), rotations: problem.rotations,
+            shifts_px: problem.shifts, noiseVariance: NoiseSpectrum(coefficients: sigma2, box: box),
+            settings: PoseSearchSettings(radius_px: radius, minRadius_px: 1, relativeThreshold: 1e-12))[0]
+        let ll = problem.bruteForce(image: image, ctf: problem.ctfs[0], sigma2: { h, _ in sigma2[h] }, radius: radius,
+                                    minRadius: 1)
+        let m = ll.joined().max()!
+        let z = ll.joined().reduce(0) { $0 + exp($1 - m) }
+        XCTAssertEqual(result.best.logLikelihood, m, accuracy: 1e-5 * abs(m) + 1e-3)
+        for p in result.poses {
+            XCTAssertEqual(p.weight, exp(ll[p.rotation][p.shift] - m) / z, accuracy: 1e-4)
+        }
+        // The shell-wise mean of the same σ² would give other weights: the direction matters.
+        let shellOnly = PosePosteriorKernel.posteriors(
+            volume: problem.volume, images: problem.batch([image]), rotations: problem.rotations,
+            shifts_px: problem.shifts, noiseVariance: NoiseSpectrum(shells: [Double](repeating: power * 3 * 1.25, count: 13)),
+            settings: PoseSearchSettings(radius_px: radius, minRadius_px: 1, relativeThreshold: 1e-12))[0]
+        XCTAssertGreaterThan(abs(shellOnly.best.logLikelihood - result.best.logLikelihood), 1e-3 * abs(m))
     }
 
     /// (1) The kernel's posterior equals a plainly written brute force (project with translation, CTF, full-plane
@@ -128,14 +164,14 @@ final class PosteriorTests: XCTestCase {
         let settings = PoseSearchSettings(radius_px: radius, minRadius_px: minRadius, relativeThreshold: 1e-12)
         let result = PosePosteriorKernel.posteriors(volume: problem.volume, images: problem.batch(images),
                                                     rotations: problem.rotations, shifts_px: problem.shifts,
-                                                    noiseVariance: sigma2, settings: settings)
+                                                    noiseVariance: NoiseSpectrum(shells: sigma2), settings: settings)
         XCTAssertEqual(result.count, 3)
         let sparse0 = PosePosteriorKernel.posteriors(volume: problem.volume, images: problem.batch(images),
                                                      rotations: problem.rotations, shifts_px: problem.shifts,
-                                                     noiseVariance: sigma2,
+                                                     noiseVariance: NoiseSpectrum(shells: sigma2),
                                                      settings: PoseSearchSettings(radius_px: radius, minRadius_px: minRadius))
         for i in 0..<3 {
-            let ll = problem.bruteForce(image: images[i], ctf: problem.ctfs[i], sigma2: sigma2, radius: radius,
+            let ll = problem.bruteForce(image: images[i], ctf: problem.ctfs[i], sigma2: { sigma2[$1] }, radius: radius,
                                         minRadius: minRadius)
             let m = ll.joined().max()!
             let z = ll.joined().reduce(0) { $0 + exp($1 - m) }
@@ -168,7 +204,7 @@ final class PosteriorTests: XCTestCase {
         // The default threshold keeps exactly the poses above 1e-4 of the maximum (renormalised).
         let sparse = PosePosteriorKernel.posteriors(volume: problem.volume, images: problem.batch(images),
                                                     rotations: problem.rotations, shifts_px: problem.shifts,
-                                                    noiseVariance: sigma2,
+                                                    noiseVariance: NoiseSpectrum(shells: sigma2),
                                                     settings: PoseSearchSettings(radius_px: radius, minRadius_px: minRadius))
         for i in 0..<3 {
             let top = result[i].poses[0].weight
@@ -195,10 +231,10 @@ final class PosteriorTests: XCTestCase {
         let settings = PoseSearchSettings(radius_px: 10)
         let batch = problem.batch(images)
         let all = PosePosteriorKernel.posteriors(volume: problem.volume, images: batch, rotations: problem.rotations,
-                                                 shifts_px: problem.shifts, noiseVariance: sigma2, settings: settings)
+                                                 shifts_px: problem.shifts, noiseVariance: NoiseSpectrum(shells: sigma2), settings: settings)
         let subset = [40, 42, 3, 17, 11]
         let some = PosePosteriorKernel.posteriors(volume: problem.volume, images: batch, rotations: problem.rotations,
-                                                  candidates: subset, shifts_px: problem.shifts, noiseVariance: sigma2,
+                                                  candidates: subset, shifts_px: problem.shifts, noiseVariance: NoiseSpectrum(shells: sigma2),
                                                   settings: settings)
         for (i, pose) in truth.enumerated() {
             for result in [all[i], some[i]] {
@@ -229,9 +265,9 @@ final class PosteriorTests: XCTestCase {
         for (i, image) in images.enumerated() { batch.setImage(i, spectrum: image, ctf: problem.ctfs[min(i, 2)]) }
         let settings = PoseSearchSettings(radius_px: 10, scalePriorPrecision: 1e-6)
         let result = PosePosteriorKernel.posteriors(volume: problem.volume, images: batch, rotations: problem.rotations,
-                                                    shifts_px: problem.shifts, noiseVariance: sigma2, settings: settings)
+                                                    shifts_px: problem.shifts, noiseVariance: NoiseSpectrum(shells: sigma2), settings: settings)
         let projection = AlignedBuffer<SIMD2<Float>>(count: batch.complexCount)
-        let quality = PoseQuality(box: problem.box, radius_px: 10, minRadius_px: 1, noiseVariance: sigma2)
+        let quality = PoseQuality(box: problem.box, radius_px: 10, minRadius_px: 1, noiseVariance: NoiseSpectrum(shells: sigma2))
         for (i, pose) in truth.enumerated() {
             XCTAssertEqual(result[i].best.rotation, pose.rotation, "image \(i)")
             XCTAssertEqual(result[i].best.shift, pose.shift, "image \(i)")
@@ -251,7 +287,7 @@ final class PosteriorTests: XCTestCase {
         XCTAssertEqual(rhoEmpty, 0)
         // Without the scale the image of scale 0.6 no longer fits exactly.
         let fixed = PosePosteriorKernel.posteriors(volume: problem.volume, images: batch, rotations: problem.rotations,
-                                                   shifts_px: problem.shifts, noiseVariance: sigma2,
+                                                   shifts_px: problem.shifts, noiseVariance: NoiseSpectrum(shells: sigma2),
                                                    settings: PoseSearchSettings(radius_px: 10))
         XCTAssertEqual(fixed[0].best.scale, 1)
         XCTAssertLessThan(fixed[0].best.logLikelihood, -1)
@@ -269,7 +305,7 @@ final class PosteriorTests: XCTestCase {
         let batch = problem.batch(images)
         let run = { (threads: Int) in
             PosePosteriorKernel.posteriors(volume: problem.volume, images: batch, rotations: problem.rotations,
-                                           shifts_px: problem.shifts, noiseVariance: sigma2,
+                                           shifts_px: problem.shifts, noiseVariance: NoiseSpectrum(shells: sigma2),
                                            settings: PoseSearchSettings(radius_px: 10, threads: threads))
         }
         let one = run(1), two = run(2), three = run(3)
@@ -293,7 +329,7 @@ final class PosteriorTests: XCTestCase {
         let settings = PoseSearchSettings(radius_px: radius)
         let run = {
             PosePosteriorKernel.posteriors(volume: problem.volume, images: batch, rotations: problem.rotations,
-                                           shifts_px: problem.shifts, noiseVariance: sigma2, settings: settings)
+                                           shifts_px: problem.shifts, noiseVariance: NoiseSpectrum(shells: sigma2), settings: settings)
         }
         let before = run()
         let grid = problem.volume.grid

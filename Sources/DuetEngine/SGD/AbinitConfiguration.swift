@@ -157,4 +157,6 @@ public enum NoiseModelKind: String, Sendable, Codable, CaseIterable {
     case white
     /// One σ² per Fourier shell: coloured noise, radially symmetric.
     case symmetric
+    /// One σ² per Fourier coefficient (2-D): coloured noise whose power may also depend on direction.
+    case coloured
 }

@@ -96,7 +96,7 @@ extension AbinitEngine {
     func gatherState() throws -> AbinitState? {
         guard let all = try gatherAssignments() else { return nil }
         return AbinitState(iteration: iteration, generator: generator.state, order: order,
-                           noiseVariance: noise.variance, volume: volumeStorage(),
+                           noiseVariance: noise.variance.values, volume: volumeStorage(),
                            assignments: all.flatMap(\.record))
     }
 
@@ -104,14 +104,17 @@ extension AbinitEngine {
     func restore(_ state: AbinitState) throws {
         let n = ParticleAssignment.recordLength
         guard state.order.count == shard.particleCount, state.assignments.count == n * shard.particleCount,
-              state.noiseVariance.count == noise.variance.count else {
+              state.noiseVariance.count == noise.variance.values.count else {
             throw DuetError("checkpoint does not match the particles (\(state.order.count) vs \(shard.particleCount))")
+        }
+        guard state.noiseVariance.allSatisfy({ $0 > 0 && $0.isFinite }) else {
+            throw DuetError("checkpoint holds a noise variance that is not a positive number")
         }
         try setVolumeStorage(state.volume)
         iteration = state.iteration
         generator.state = state.generator
         order = state.order
-        noise.variance = state.noiseVariance
+        noise = noise.restoring(state.noiseVariance)
         assignments = shard.indices.map { ParticleAssignment(record: state.assignments[($0 * n)..<(($0 + 1) * n)]) }
     }
 }

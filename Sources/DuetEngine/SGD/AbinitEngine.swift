@@ -104,8 +104,7 @@ final class AbinitEngine {
                                   generator: &generator)
         initialSigmaScale = try configuration.noiseInitialSigmaScale ?? tunedSigmaScale()
         let s2 = initialSigmaScale * initialSigmaScale
-        noise = NoiseModel(variance: noise.variance.map { s2 * $0 }, priorWeight: noise.priorWeight,
-                           kind: noise.kind)
+        noise.variance = noise.variance.scaled(by: s2)
     }
 
     /// `NoiseScaleTuning` on the first initial minibatch's worth of particles of the set against the random start
@@ -306,9 +305,10 @@ final class AbinitEngine {
     private func updateNoise(batch: PoseImageBatch, poses: [[WeightedPose]], positions: [Int], minibatchCount: Int,
                              radius r: Int) throws {
         let box = data.box
-        var rows = [Double](repeating: 0, count: minibatchCount * box)
-        var counts = [Double](repeating: 0, count: box)
-        NoiseModel.forEachCoefficient(box: box, radius_px: r) { _, shell in counts[shell] += Double(minibatchCount) }
+        // Each image's residual power, per shell in its own row (exact sums over ranks), or per coefficient in
+        // fixed point (`.coloured`).
+        var rows = noise.kind == .coloured ? [] : [Double](repeating: 0, count: minibatchCount * box)
+        var sums = noise.kind == .coloured ? [Int64](repeating: 0, count: data.complexCount) : []
         let slice = AlignedBuffer<SIMD2<Float>>(count: data.complexCount)
         for (slot, imagePoses) in poses.enumerated() {
             guard let best = imagePoses.first else { continue }
@@ -317,10 +317,22 @@ final class AbinitEngine {
             let row = positions[slot] * box, scale = Float(best.scale)
             NoiseModel.forEachCoefficient(box: box, radius_px: r) { k, shell in
                 let residual = SIMD2<Double>(x[k] - scale * c[k] * slice[k])
-                rows[row + shell] += (residual * residual).sum() / 2
+                let power = (residual * residual).sum() / 2
+                if sums.isEmpty {
+                    rows[row + shell] += power
+                } else {
+                    sums[k] += NoiseModel.fixedPoint(power, unit: noise.variance.values[k])
+                }
             }
         }
-        noise.update(residualPower: try communicator.sumDisjointRows(rows, rowLength: box), counts: counts)
+        if sums.isEmpty {
+            var counts = [Double](repeating: 0, count: box)
+            NoiseModel.forEachCoefficient(box: box, radius_px: r) { _, shell in counts[shell] += Double(minibatchCount) }
+            noise.update(residualPower: try communicator.sumDisjointRows(rows, rowLength: box), counts: counts)
+        } else {
+            try communicator.allreduceSum(&sums)
+            noise.update(residualSums: sums, imageCount: minibatchCount, radius_px: r)
+        }
     }
 
     /// A random volume from the seed, low-passed to Fourier radius 7, made symmetric under the point group and

@@ -63,7 +63,7 @@ struct CoarseToFineSearch {
 
     /// For each image of `batch`, the fraction of the global level's poses (one asymmetric unit × the shift disc)
     /// that its posterior spreads over: effective sample size / number of poses scored.
-    func globalESSFractions(volume: FourierVolume, batch: PoseImageBatch, noiseVariance: [Double]) -> [Double] {
+    func globalESSFractions(volume: FourierVolume, batch: PoseImageBatch, noiseVariance: NoiseSpectrum) -> [Double] {
         let settings = PoseSearchSettings(radius_px: coarseRadius_px, minRadius_px: minRadius_px,
                                           relativeThreshold: Self.modeThreshold, threads: threads,
                                           scalePriorPrecision: scalePriorPrecision)
@@ -74,7 +74,7 @@ struct CoarseToFineSearch {
     }
 
     /// The posterior of each image of `batch`, as poses with weights (best first), and its effective sample size.
-    func search(volume: FourierVolume, batch: PoseImageBatch, noiseVariance: [Double]) -> [(poses: [WeightedPose], ess: Double)] {
+    func search(volume: FourierVolume, batch: PoseImageBatch, noiseVariance: NoiseSpectrum) -> [(poses: [WeightedPose], ess: Double)] {
         let globalGrid = globalGrid
         let globalRotations = symmetry.asymmetricUnit(of: globalGrid.rotations)
         let globalShifts = globalShifts
@@ -113,7 +113,7 @@ struct CoarseToFineSearch {
     /// makes it): local levels as after the global level, starting from a step of `localLevels` doublings of the
     /// needed step around `poses[i]`, with ±1 px of shift at 0.5 px steps, then ±0.5 px.
     func searchLocally(volume: FourierVolume, batch: PoseImageBatch, around poses: [(rotation: Rotation, shift_px: SIMD2<Double>)],
-                       localLevels: Int = 2, noiseVariance: [Double]) -> [(poses: [WeightedPose], ess: Double)] {
+                       localLevels: Int = 2, noiseVariance: NoiseSpectrum) -> [(poses: [WeightedPose], ess: Double)] {
         precondition(poses.count == batch.count, "CoarseToFineSearch: one starting pose per image")
         let fullRadius = PoseSearchSettings(radius_px: radius_px, minRadius_px: minRadius_px, threads: threads,
                                             scalePriorPrecision: scalePriorPrecision)
@@ -130,7 +130,7 @@ struct CoarseToFineSearch {
     /// `shiftHalfWidth` px (then ±0.5 px) at half that, and carries up to `maxModes` modes to the next level.
     private func refine(image: PoseImageBatch, volume: FourierVolume, centres firstCentres: [ScoredPosterior.Entry],
                         step_deg firstStep_deg: Double, shiftHalfWidth firstShiftHalfWidth: Double,
-                        noiseVariance: [Double], settings: PoseSearchSettings) -> ScoredPosterior {
+                        noiseVariance: NoiseSpectrum, settings: PoseSearchSettings) -> ScoredPosterior {
         var centres = firstCentres, step_deg = firstStep_deg
         var shiftHalfWidth = firstShiftHalfWidth, shiftStep = max(0.5, firstShiftHalfWidth / 2)
         var posterior: ScoredPosterior

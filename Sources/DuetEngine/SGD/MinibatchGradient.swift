@@ -13,7 +13,7 @@ enum MinibatchGradient {
 
     /// Collective over `communicator`: every rank passes its own images of the minibatch and their posteriors.
     static func accumulate(volume: FourierVolume, batch: PoseImageBatch, poses: [[WeightedPose]],
-                           noiseVariance: [Double], radius_px: Int, grid: FourierGrid, threads: Int?,
+                           noiseVariance: NoiseSpectrum, radius_px: Int, grid: FourierGrid, threads: Int?,
                            communicator: Communicator,
                            budget_bytes: Int = sliceMemoryBudget_bytes) throws -> ExactBackProjector {
         let bytesPerSlice = batch.complexCount * (MemoryLayout<SIMD2<Float>>.stride + MemoryLayout<Float>.stride)

@@ -54,7 +54,7 @@ public enum PosePosteriorKernel {
     ///   - settings: radii, output threshold, threads.
     /// - Returns: one `PosePosterior` per image, in image order.
     public static func posteriors(volume: FourierVolume, images: PoseImageBatch, rotations: [Rotation],
-                                  candidates: [Int]? = nil, shifts_px: [SIMD2<Double>], noiseVariance: [Double],
+                                  candidates: [Int]? = nil, shifts_px: [SIMD2<Double>], noiseVariance: NoiseSpectrum,
                                   settings: PoseSearchSettings) -> [PosePosterior] {
         let grid = volume.grid
         precondition(images.box == grid.box, "PosePosteriorKernel: image box \(images.box) ≠ volume box \(grid.box)")
@@ -69,10 +69,6 @@ public enum PosePosteriorKernel {
 
         let layout = AnnulusLayout(box: grid.box, radius: settings.radius_px, minRadius: settings.minRadius_px)
         precondition(layout.count > 0, "PosePosteriorKernel: no Fourier coefficient inside the radii")
-        precondition(noiseVariance.count > layout.maxShell, "PosePosteriorKernel: σ² needs \(layout.maxShell + 1) shells")
-        for s in 0...layout.maxShell {
-            precondition(noiseVariance[s] > 0 && noiseVariance[s].isFinite, "PosePosteriorKernel: σ²[\(s)] must be > 0")
-        }
         let prepared = PreparedImages(images: images, layout: layout, shifts: shifts_px, noiseVariance: noiseVariance,
                                       threads: settings.threads)
 
@@ -264,6 +260,14 @@ struct AnnulusLayout: Sendable {
         paddedFloats = (2 * index.count + 31) / 32 * 32
     }
 
+    /// `f_n / σ²_n` for each coefficient `n` of the annulus: its Friedel weight over its noise variance.
+    func inverseVariances(_ noise: NoiseSpectrum) -> [Double] {
+        precondition(noise.covers(box: box, maxShell: maxShell), "AnnulusLayout: σ² missing for a \(box)² image to shell \(maxShell)")
+        return (0..<count).map {
+            Double(friedel[$0]) / noise.variance(halfPlaneIndex: Int(halfPlaneIndex[$0]), shell: Int(shell[$0]))
+        }
+    }
+
     /// Copies the annulus of a half plane into `out` (interleaved re, im; padding left untouched).
     @inline(__always)
     func gather(_ halfPlane: UnsafePointer<SIMD2<Float>>, into out: UnsafeMutablePointer<Float>) {
@@ -283,7 +287,7 @@ final class PreparedImages: @unchecked Sendable {
     let quadraticTerms: UnsafeMutablePointer<Float>
     let linearTerms: UnsafeMutablePointer<Float>
 
-    init(images: PoseImageBatch, layout: AnnulusLayout, shifts: [SIMD2<Double>], noiseVariance: [Double],
+    init(images: PoseImageBatch, layout: AnnulusLayout, shifts: [SIMD2<Double>], noiseVariance: NoiseSpectrum,
          threads: Int?) {
         let n = layout.count, box = images.box
         stride = layout.paddedFloats
@@ -304,7 +308,7 @@ final class PreparedImages: @unchecked Sendable {
         }
         let phases = phaseTable
         // f/σ² per coefficient.
-        let inverseVariance = (0..<n).map { Double(layout.friedel[$0]) / noiseVariance[Int(layout.shell[$0])] }
+        let inverseVariance = layout.inverseVariances(noiseVariance)
         let constants = UnsafeMutablePointer<Double>.allocate(capacity: imageCount)
         defer { constants.deallocate() }
         nonisolated(unsafe) let q = quadraticTerms, lin = linearTerms, cs = constants

@@ -1,6 +1,6 @@
 /// How well an image matches the map at one pose, as a number a user can sort particles by: the normalised
 /// cross-correlation of the image `X` with its modelled signal `C·S_t·P` over the Fourier coefficients
-/// `minRadius_px ≤ |k| ≤ radius_px` of the centred half plane, each weighted by `f_k/σ²(shell k)` (whitened, so
+/// `minRadius_px ≤ |k| ≤ radius_px` of the centred half plane, each weighted by `f_k/σ²_k` (whitened, so
 /// every shell counts by its signal-to-noise ratio, and Friedel weights as in `PosePosteriorKernel`):
 ///
 ///     ρ = Σ w Re(conj(C·S_t·P) · X) / √(Σ w |C·P|² · Σ w |X|²)
@@ -9,13 +9,13 @@
 /// Made once per radius and noise model (the coefficient list and weights), then evaluated per image.
 public struct PoseQuality {
     private let layout: AnnulusLayout
-    /// `f_k/σ²(shell k)` per coefficient of `layout`.
+    /// `f_k/σ²_k` per coefficient of `layout`.
     private let weights: [Double]
 
-    public init(box: Int, radius_px: Int, minRadius_px: Double, noiseVariance: [Double]) {
+    public init(box: Int, radius_px: Int, minRadius_px: Double, noiseVariance: NoiseSpectrum) {
         let layout = AnnulusLayout(box: box, radius: radius_px, minRadius: minRadius_px)
         self.layout = layout
-        weights = layout.shell.indices.map { Double(layout.friedel[$0]) / noiseVariance[Int(layout.shell[$0])] }
+        weights = layout.inverseVariances(noiseVariance)
     }
 
     /// `ρ` for `image` and `ctf` (half planes of `box` rows of `box/2 + 1`) against `projection`, the slice at the

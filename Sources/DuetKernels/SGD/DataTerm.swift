@@ -23,8 +23,8 @@ public struct WeightedPose: Sendable {
 ///
 /// (`α_ip` the image's contrast scale at pose `p`, `WeightedPose.scale`) over the centred half-plane coefficients `k` with `|k| ≤ radius_px` (`f_k` the Friedel weight: 1 on the `kx = 0`
 /// column and, for even boxes, the Nyquist column, else 2, so the sum equals the full-plane sum), `C` the CTF,
-/// `S_t P_R` the shifted projection of `FourierVolume.project` and `σ²` the per-shell noise variance of each of the
-/// real and imaginary parts.
+/// `S_t P_R` the shifted projection of `FourierVolume.project` and `σ²` the noise variance of each of the real and
+/// imaginary parts (`NoiseSpectrum`: per shell, or per coefficient).
 ///
 /// Its gradient with respect to the stored volume coefficients (real and imaginary parts, the real inner product
 /// under which `BackProjector.insert` is the adjoint of `project`) is the back-projection of
@@ -33,7 +33,7 @@ public struct WeightedPose: Sendable {
 public enum DataTerm {
     /// `L(V)` in double precision.
     public static func objective(volume: FourierVolume, images: PoseImageBatch, poses: [[WeightedPose]],
-                                 noiseVariance: [Double], radius_px: Int) -> Double {
+                                 noiseVariance: NoiseSpectrum, radius_px: Int) -> Double {
         let layout = AnnulusLayout(box: images.box, radius: radius_px, minRadius: 0)
         let slice = AlignedBuffer<SIMD2<Float>>(count: images.complexCount)
         var total = 0.0
@@ -49,7 +49,7 @@ public enum DataTerm {
                     let k = Int(layout.halfPlaneIndex[n])
                     let residual = SIMD2<Double>(slice[k] * (scale * c[k]) - x[k])
                     sum += Double(layout.friedel[n]) * (residual * residual).sum()
-                        / (2 * noiseVariance[Int(layout.shell[n])])
+                        / (2 * noiseVariance.variance(halfPlaneIndex: k, shell: Int(layout.shell[n])))
                 }
                 total += pose.weight * sum
             }
@@ -61,7 +61,7 @@ public enum DataTerm {
     /// `w f α²C²/σ²` on the image half-plane (zero outside `radius_px`), to be back-projected at the pose. Poses are
     /// projected and weighted in parallel on `threads` workers; each slice depends only on its own image and pose.
     public static func gradientSlices(volume: FourierVolume, images: PoseImageBatch, poses: [[WeightedPose]],
-                                      noiseVariance: [Double], radius_px: Int, threads: Int? = nil) -> GradientSlices {
+                                      noiseVariance: NoiseSpectrum, radius_px: Int, threads: Int? = nil) -> GradientSlices {
         let layout = AnnulusLayout(box: images.box, radius: radius_px, minRadius: 0)
         let entries = poses.enumerated().flatMap { image, list in list.map { (image: image, pose: $0) } }
         let stride = images.complexCount
@@ -70,7 +70,7 @@ public enum DataTerm {
         guard !entries.isEmpty else { return result }
         volume.project(rotations: result.rotations, translations_px: result.shifts_px, radius_px: radius_px,
                        into: result.slices.baseAddress, outputStride: stride, threads: threads)
-        let scales = layout.shell.indices.map { n in Float(Double(layout.friedel[n]) / noiseVariance[Int(layout.shell[n])]) }
+        let scales = layout.inverseVariances(noiseVariance).map(Float.init)
         nonisolated(unsafe) let sliceBase = result.slices.baseAddress, curvatureBase = result.curvatures.baseAddress
         nonisolated(unsafe) let spectra = images.spectra.baseAddress, ctfs = images.ctfs.baseAddress
         let largest = AlignedBuffer<Float>(count: entries.count)
@@ -98,7 +98,7 @@ public enum DataTerm {
 
     /// Adds the gradient of `L` to `accumulator.numerator` and the diagonal curvature to `accumulator.weight`.
     public static func accumulateGradient(volume: FourierVolume, images: PoseImageBatch, poses: [[WeightedPose]],
-                                          noiseVariance: [Double], radius_px: Int, into accumulator: BackProjector,
+                                          noiseVariance: NoiseSpectrum, radius_px: Int, into accumulator: BackProjector,
                                           threads: Int? = nil) {
         let g = gradientSlices(volume: volume, images: images, poses: poses, noiseVariance: noiseVariance,
                                radius_px: radius_px, threads: threads)
