@@ -68,6 +68,34 @@ final class JobRankTests: XCTestCase {
         }
     }
 
+    /// A run copied to another directory resumes there from its checkpoint, bit-identically to the uninterrupted
+    /// run, and leaves the directory it came from untouched.
+    func testACopiedRunResumesInItsNewDirectory() throws {
+        let original = directory.appendingPathComponent("original").path
+        var settings = RefineConfiguration(particlesPath: particles, outputDirectory: original)
+        settings.sgd = schedule
+        settings.checkpointInterval = 1   // a checkpoint after iteration 1 of 2
+        settings.refinementRounds = 0
+        let first = RefineJob.Configuration(settings: settings)
+        _ = try LocalCommunicator.run(size: 2) { world in try RefineJob.run(first, world: world) }
+        let copy = directory.appendingPathComponent("copy").path
+        try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: false)
+        try FileManager.default.copyItem(atPath: original + "/checkpoint", toPath: copy + "/checkpoint")
+        let before = try FileManager.default.contentsOfDirectory(atPath: original).sorted()
+        let modified = try FileManager.default.attributesOfItem(atPath: original + "/half_map_A.mrc")[.modificationDate] as? Date
+
+        var resume = RefineJob.Configuration(settings: RefineConfiguration(particlesPath: "", outputDirectory: copy))
+        resume.resume = true
+        let resumed = resume
+        _ = try LocalCommunicator.run(size: 2) { world in try RefineJob.run(resumed, world: world) }
+        for name in ["half_map_A.mrc", "half_map_B.mrc"] {
+            XCTAssertEqual(try read(copy + "/" + name), try read(original + "/" + name), "\(name): resumed vs uninterrupted")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: original).sorted(), before)
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: original + "/half_map_A.mrc")[.modificationDate] as? Date,
+                       modified, "the original directory is not written to")
+    }
+
     func testAbinitGivesTheSameMapOnOneTwoAndThreeRanks() throws {
         var maps: [[Float]] = []
         for size in [1, 2, 3] {
