@@ -216,28 +216,33 @@ final class AbinitEngine {
     }
 
     /// The pose search at Fourier radius `r` with this run's settings.
-    private func poseSearch(radius_px r: Int) -> CoarseToFineSearch {
+    private func poseSearch(radius_px r: Int, oversampling: Int = 1) -> CoarseToFineSearch {
         CoarseToFineSearch(box: data.box, diameter_px: diameter_px, radius_px: r,
                            coarseRadius_px: configuration.coarseSearchRadius_px,
                            maxShift_px: configuration.maxShift_px(box: data.box), minRadius_px: minAlignmentRadius_px,
                            scalePriorPrecision: scalePriorPrecision, symmetry: symmetry,
-                           maxModes: configuration.poseSearchModes,
+                           maxModes: configuration.poseSearchModes, oversampling: oversampling,
                            threads: configuration.threads)
     }
+
+    /// Angular oversampling of the searches that set the final poses (the final pose pass and the refinement
+    /// rounds; `CoarseToFineSearch.oversampling`). Measured on `messy` (README): with posterior-mean poses, 2 took
+    /// the median error from 5.76° to 5.42° and the map against the truth from 8.18 to 7.83 Å.
+    static let finalOversampling = 2
 
     /// `κ = 1/σ²` of the per-image scale prior; nil without per-image scales.
     private var scalePriorPrecision: Double? {
         configuration.perImageScale ? 1 / (configuration.scalePriorSigma * configuration.scalePriorSigma) : nil
     }
 
-    /// The assignment a posterior gives: its best pose (shift as RELION's origin, in Å) with its scale and
-    /// correlation, and its ESS.
+    /// The assignment a posterior gives: the posterior mean of its best mode (`PosteriorMean`; shift as RELION's
+    /// origin, in Å) with its scale and correlation, and its ESS.
     private func assignment(_ posterior: (poses: [WeightedPose], ess: Double), correlation: Double,
                             iteration t: Int) -> ParticleAssignment {
-        let best = posterior.poses[0]
-        return ParticleAssignment(pose: Pose(rotation: best.rotation, shiftX_A: -best.shift_px.x * data.pixelSize_A,
-                                             shiftY_A: -best.shift_px.y * data.pixelSize_A),
-                                  effectiveSampleSize: posterior.ess, scale: best.scale, correlation: correlation,
+        let mean = PosteriorMean.ofBestMode(posterior.poses)
+        return ParticleAssignment(pose: Pose(rotation: mean.rotation, shiftX_A: -mean.shift_px.x * data.pixelSize_A,
+                                             shiftY_A: -mean.shift_px.y * data.pixelSize_A),
+                                  effectiveSampleSize: posterior.ess, scale: mean.scale, correlation: correlation,
                                   lastIteration: t)
     }
 
@@ -260,7 +265,8 @@ final class AbinitEngine {
     /// anything else, so that a final reconstruction uses poses from the finished map rather than from the
     /// iteration that last drew each particle.
     func assignFinalPoses() {
-        assignPoses(slots: Array(assignments.indices), radius_px: radius(iteration: max(0, iteration - 1)), local: false)
+        assignPoses(slots: Array(assignments.indices), radius_px: radius(iteration: max(0, iteration - 1)), local: false,
+                    oversampling: Self.finalOversampling)
     }
 
     /// Replaces the volume by `map` (real space, `box³`) under the SGD's soft spherical window, then infers the
@@ -273,15 +279,16 @@ final class AbinitEngine {
                                                   outerRadius_px: min(Double(data.box) / 2, diameter_px / 2 + 4))
         volume = FourierVolume(map: windowed, grid: grid, fftwThreads: 1)
         let slots = assignments.indices.filter { isIncluded(shard.index(ofSlot: $0)) }
-        assignPoses(slots: slots, radius_px: min(r, maxRadius_px), local: local)
+        assignPoses(slots: slots, radius_px: min(r, maxRadius_px), local: local, oversampling: Self.finalOversampling)
     }
 
     /// The posteriors of the particles in shard `slots` against the current volume at radius `r`, local to this
     /// rank's shard (each image's posterior depends only on the image, the volume and the noise model); the
     /// assignments record the last iteration.
-    private func assignPoses(slots allSlots: [Int], radius_px r: Int, local: Bool, batchSize: Int = 300) {
+    private func assignPoses(slots allSlots: [Int], radius_px r: Int, local: Bool, oversampling: Int,
+                             batchSize: Int = 300) {
         let last = max(0, iteration - 1)
-        let search = poseSearch(radius_px: r)
+        let search = poseSearch(radius_px: r, oversampling: oversampling)
         for start in stride(from: 0, to: allSlots.count, by: batchSize) {
             let slots = Array(allSlots[start..<min(start + batchSize, allSlots.count)])
             let batch = data.images.subset(slots)

@@ -21,6 +21,9 @@ import Foundation
 struct CoarseToFineSearch {
     /// Angular step (degrees) the current resolution needs: one Fourier pixel of arc at the particle's edge.
     let neededStep_deg: Double
+    /// The last local levels go on below `neededStep_deg` down to `neededStep_deg / oversampling`, their shift
+    /// steps shrinking alike (a finer final grid where poses are inferred once, not in every SGD iteration).
+    let oversampling: Int
     let radius_px: Int
     let coarseRadius_px: Int
     let maxShift_px: Int
@@ -40,8 +43,11 @@ struct CoarseToFineSearch {
     static let globalChunk = 32
 
     init(box: Int, diameter_px: Double, radius_px: Int, coarseRadius_px: Int, maxShift_px: Int, minRadius_px: Double,
-         scalePriorPrecision: Double?, symmetry: SymmetryGroup = .c1, maxModes: Int, threads: Int?) {
+         scalePriorPrecision: Double?, symmetry: SymmetryGroup = .c1, maxModes: Int, oversampling: Int = 1,
+         threads: Int?) {
         neededStep_deg = min(30, (Double(box) / max(diameter_px, 1) / Double(radius_px)) * 180 / .pi)
+        precondition(oversampling >= 1, "CoarseToFineSearch: oversampling ≥ 1")
+        self.oversampling = oversampling
         self.radius_px = radius_px
         self.coarseRadius_px = min(radius_px, coarseRadius_px)
         self.maxShift_px = maxShift_px
@@ -78,7 +84,7 @@ struct CoarseToFineSearch {
         let globalGrid = globalGrid
         let globalRotations = symmetry.asymmetricUnit(of: globalGrid.rotations)
         let globalShifts = globalShifts
-        let needsRefinement = neededStep_deg < globalGrid.step_deg || coarseRadius_px < radius_px
+        let needsRefinement = neededStep_deg / Double(oversampling) < globalGrid.step_deg || coarseRadius_px < radius_px
         // When the global level only seeds the refinement, poses below the mode threshold are never used.
         let globalSettings = PoseSearchSettings(radius_px: coarseRadius_px, minRadius_px: minRadius_px,
                                                 relativeThreshold: needsRefinement ? Self.modeThreshold : Self.relativeThreshold,
@@ -126,16 +132,23 @@ struct CoarseToFineSearch {
     }
 
     /// Local levels around `centres` (poses of one image): each level searches rotations within the previous
-    /// level's step (`step_deg` at first) at half that step, down to `neededStep_deg`, and shifts within
-    /// `shiftHalfWidth` px (then ±0.5 px) at half that, and carries up to `maxModes` modes to the next level.
+    /// level's step (`step_deg` at first) at half that step, down to `neededStep_deg / oversampling`, and shifts
+    /// within `shiftHalfWidth` px (then ±0.5 px, less on oversampled levels) at half that, and carries up to
+    /// `maxModes` modes to the next level.
     private func refine(image: PoseImageBatch, volume: FourierVolume, centres firstCentres: [ScoredPosterior.Entry],
                         step_deg firstStep_deg: Double, shiftHalfWidth firstShiftHalfWidth: Double,
                         noiseVariance: NoiseSpectrum, settings: PoseSearchSettings) -> ScoredPosterior {
         var centres = firstCentres, step_deg = firstStep_deg
         var shiftHalfWidth = firstShiftHalfWidth, shiftStep = max(0.5, firstShiftHalfWidth / 2)
         var posterior: ScoredPosterior
+        let finestStep_deg = neededStep_deg / Double(oversampling)
         repeat {
-            let levelStep_deg = max(neededStep_deg, step_deg / 2)
+            let levelStep_deg = max(finestStep_deg, step_deg / 2)
+            if levelStep_deg < neededStep_deg {
+                // Oversampled levels: shifts within ±half a step of the level before, at that half step.
+                let fraction = levelStep_deg / neededStep_deg
+                (shiftHalfWidth, shiftStep) = (0.5 * fraction, 0.5 * fraction)
+            }
             posterior = ScoredPosterior(merging: centres.map { centre in
                 let rotations = SO3LocalGrid.rotations(around: centre.rotation, step_deg: levelStep_deg, radius_deg: step_deg)
                 let shifts = Self.shiftGrid(halfWidth: shiftHalfWidth, step: shiftStep, around: centre.shift_px)
@@ -146,10 +159,10 @@ struct CoarseToFineSearch {
             })
             step_deg = levelStep_deg
             (shiftHalfWidth, shiftStep) = (0.5, 0.5)
-            if step_deg > neededStep_deg {
+            if step_deg > finestStep_deg {
                 centres = posterior.modes(count: maxModes, separation_rad: 2 * step_deg * .pi / 180)
             }
-        } while step_deg > neededStep_deg
+        } while step_deg > finestStep_deg
         return posterior
     }
 
