@@ -8,15 +8,16 @@ import DuetKernels
 /// gold-standard FSC is between the halves:
 /// 1. each chain's particles are reconstructed at their current poses (`HalfSetBackProjection`), weighted by
 ///    their contrast scales divided by the half's median scale (so the map keeps the data's scale);
-/// 2. an automatic solvent mask (`AutoMask`) is made from the two chains' maps, and each chain's map, masked, is
-///    filtered with the masked FSC `f` of the two chains' maps corrected by phase randomisation (Chen et al. 2013, as
-///    the gold-standard report measures the halves), as RELION filters a half's solvent-flattened reference with the
-///    FSC of the halves: each shell is multiplied by `2f / (1 + f)` (the FSC of the pair's sum, Rosenthal &
-///    Henderson 2003), and shells from the first where that falls below `searchWeightFloor` on are dropped. Without
-///    the mask the solvent's noise holds the FSC down (on `messy`, weight 0.5 at 12 Å every round); with it the
-///    search reaches 6.9 Å in the first round and 4.7 Å in the fourth (README);
-/// 3. every particle's pose is inferred again against its own chain's filtered map (`AbinitEngine.assignPoses`),
-///    up to that radius: over all poses, or near each particle's current pose (`local`).
+/// 2. an automatic solvent mask (`AutoMask`) is made from the two chains' maps, and the half's map (the mean of the
+///    chains'), masked, is filtered with the masked FSC `f` of the two chains' maps corrected by phase randomisation
+///    (Chen et al. 2013, as the gold-standard report measures the halves), as RELION filters a half's
+///    solvent-flattened reference with the FSC of the halves: each shell is multiplied by `2f / (1 + f)` (the FSC of
+///    the chains' sum against the truth's, Rosenthal & Henderson 2003), and shells from the first where that falls
+///    below `searchWeightFloor` on are dropped. Without the mask the solvent's noise holds the FSC down (on `messy`,
+///    weight 0.5 at 12 Å every round); with it the search reaches 6.9 Å in the first round and 4.5 Å in the fourth,
+///    and the whole half's map is a better reference than each chain's own (README);
+/// 3. every particle's pose is inferred again against that map (`AbinitEngine.assignPoses`), up to that radius:
+///    over all poses, or near each particle's current pose (`local`).
 /// Nothing of the other half enters, so the halves stay independent; the chains start from the half's SGD poses,
 /// in one frame, and a search against a map keeps its frame, so they stay in it.
 struct HalfSetRefinementRound {
@@ -57,14 +58,12 @@ struct HalfSetRefinementRound {
                                                           pixelSize_A: pixelSize_A, seed: 1).corrected
         let wiener = Self.wienerWeights(chainFSC: fsc.values)
         let radius = max(1, wiener.lastIndex { $0 > 0 } ?? 1)
-        for parity in 0..<2 {
-            var map = zip(chains[parity], mask).map { $0 * $1 }
-            LowPassFilter.applyShellWeights(&map, box: box) { k in
-                let shell = Int(k.rounded())
-                return shell < wiener.count ? wiener[shell] : 0
-            }
-            run.engine.assignPoses(against: map, radius_px: radius, local: local) { $0 % 2 == parity }
+        var map = (0..<mask.count).map { (chains[0][$0] + chains[1][$0]) / 2 * mask[$0] }
+        LowPassFilter.applyShellWeights(&map, box: box) { k in
+            let shell = Int(k.rounded())
+            return shell < wiener.count ? wiener[shell] : 0
         }
+        run.engine.assignPoses(against: map, radius_px: radius, local: local)
         return fsc.resolution_A(shell: Double(radius))
     }
 

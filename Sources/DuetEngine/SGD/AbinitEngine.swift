@@ -270,16 +270,15 @@ final class AbinitEngine {
     }
 
     /// Replaces the volume by `map` (real space, `box³`) under the SGD's soft spherical window, then infers the
-    /// pose of every particle whose index in the set passes `isIncluded` against it at Fourier radius `r` (a
-    /// refinement round of `duet refine`): over all poses (`local` false) or near each particle's current pose only
-    /// (`CoarseToFineSearch.searchLocally`).
-    func assignPoses(against map: [Float], radius_px r: Int, local: Bool, where isIncluded: (Int) -> Bool) {
+    /// pose of every particle against it at Fourier radius `r` (a refinement round of `duet refine`): over all poses
+    /// (`local` false) or near each particle's current pose only (`CoarseToFineSearch.searchLocally`).
+    func assignPoses(against map: [Float], radius_px r: Int, local: Bool) {
         var windowed = map
         RealSpaceConstraints.applySphericalWindow(&windowed, box: data.box, innerRadius_px: diameter_px / 2,
                                                   outerRadius_px: min(Double(data.box) / 2, diameter_px / 2 + 4))
         volume = FourierVolume(map: windowed, grid: grid, fftwThreads: 1)
-        let slots = assignments.indices.filter { isIncluded(shard.index(ofSlot: $0)) }
-        assignPoses(slots: slots, radius_px: min(r, maxRadius_px), local: local, oversampling: Self.finalOversampling)
+        assignPoses(slots: Array(assignments.indices), radius_px: min(r, maxRadius_px), local: local,
+                    oversampling: Self.finalOversampling)
     }
 
     /// The posteriors of the particles in shard `slots` against the current volume at radius `r`, local to this
