@@ -26,9 +26,10 @@ struct HalfSetRefinementRound {
     let communicator: Communicator
 
     /// A shell enters the search only while its weight `2f / (1 + f)` is at least this: where the half's own map
-    /// is still reliable, not down to the 0.143 of its resolution. Measured on `messy` (README): searching only to
-    /// 0.5 gave 5.76° after 4 rounds against 6.58° with 0.143, and keeping shells down to 0.02 locked the poses at
-    /// 8.4°: the likelihood treats the reference as exact, so its noisy shells mislead the search.
+    /// is still reliable, not down to the 0.143 of its resolution. Measured on `messy` with unmasked chain
+    /// references (README; not re-tuned since the masks): searching only to 0.5 gave 5.76° after 4 rounds against
+    /// 6.58° with 0.143, and keeping shells down to 0.02 locked the poses at 8.4°: the likelihood treats the
+    /// reference as exact, so its noisy shells mislead the search.
     static let searchWeightFloor = 0.5
 
     /// Runs the round on `run` (collective over the half's communicator); returns the resolution (Å) at which the
