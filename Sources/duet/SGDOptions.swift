@@ -105,7 +105,12 @@ struct SGDOptions: ParsableArguments {
     }
 }
 
-extension NoiseModelKind: ExpressibleByArgument {}
+extension NoiseModelKind: ExpressibleByArgument {
+    /// CryoSPARC's names, and `colored` for `coloured`.
+    public init?(argument: String) {
+        self.init(rawValue: argument == "colored" ? "coloured" : argument)
+    }
+}
 
 /// `--noise-initial-sigma-scale`: a number, or `auto` (nil: tuned to the target ESS fraction).
 struct SigmaScaleArgument: ExpressibleByArgument {

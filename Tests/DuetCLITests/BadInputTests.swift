@@ -56,6 +56,21 @@ final class BadInputTests: XCTestCase {
     private let short = ["--initial-iterations", "1", "--final-iterations", "0", "--initial-minibatch", "4",
                          "--threads", "1"]
 
+    /// `--noise-model` takes CryoSPARC's names (and `colored`): a known name passes parsing and the run goes on to
+    /// the missing particle file; an unknown one is a usage error naming the choices.
+    func testNoiseModelNames() throws {
+        for name in ["white", "symmetric", "coloured", "colored"] {
+            let result = try CommandRunner.duet(["abinit", "/nonexistent/particles.star", "--out", "/tmp/duet-unused",
+                                                 "--noise-model", name])
+            XCTAssertEqual(result.status, 1, "\(name): \(result.stderr)")
+            XCTAssertTrue(result.stderr.contains("no such file"), "\(name): \(result.stderr)")
+        }
+        let unknown = try CommandRunner.duet(["abinit", "/nonexistent/particles.star", "--out", "/tmp/duet-unused",
+                                              "--noise-model", "pink"])
+        XCTAssertNotEqual(unknown.status, 0)
+        XCTAssertTrue(unknown.stderr.contains("'white', 'symmetric' or 'coloured'"), unknown.stderr)
+    }
+
     func testNonFinitePixelsAreRefused() throws {
         for (value, name) in [(Float.nan, "nan"), (Float.infinity, "inf")] {
             let star = try writeSet("pixel\(name)", count: 8, badImage: 2, badPixel: value)
