@@ -86,10 +86,7 @@ struct HalfSetRefinementRound {
         for (index, value) in zip(indices, values) { (rows[index], present[index]) = (value, 1) }
         try communicator.allreduceSum(&rows)      // exact: each row is nonzero on one rank only
         try communicator.allreduceSum(&present)
-        let sorted = zip(rows, present).filter { $1 > 0 }.map(\.0).sorted()
-        guard !sorted.isEmpty else { return 1 }
-        let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2]
-                                           : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-        return median > 1e-6 ? median : 1
+        guard let median = zip(rows, present).filter({ $1 > 0 }).map(\.0).median, median > 1e-6 else { return 1 }
+        return median
     }
 }

@@ -182,11 +182,7 @@ final class AbinitEngine {
     /// a typical image has scale 1: the gradient then ties the map's own scale to the data (a scale fitted freely
     /// at each pose leaves it undetermined). Unchanged without per-image scales or when most scales are 0.
     private func relativeScales(_ poses: [[WeightedPose]], minibatchScales: [Double]) -> [[WeightedPose]] {
-        let sorted = minibatchScales.sorted()
-        guard configuration.perImageScale, !sorted.isEmpty else { return poses }
-        let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2]
-                                           : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-        guard median > 1e-6 else { return poses }
+        guard configuration.perImageScale, let median = minibatchScales.median, median > 1e-6 else { return poses }
         return poses.map { $0.map { var pose = $0; pose.scale /= median; return pose } }
     }
 
