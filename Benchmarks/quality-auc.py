@@ -3,9 +3,10 @@
 
   quality-auc.py PARTICLES.star JUNK.txt
 
-PARTICLES.star: Duet's particles.star (rlnDuetCorrelation, rlnDuetImageScale); JUNK.txt: `make_messy.py`'s junk
-list (1-based image numbers and their kind). Prints, for each score, the AUC of "higher score = good particle"
-over every row and per junk kind (the probability that a random good row scores above a random junk row).
+PARTICLES.star: Duet's particles.star (rlnDuetQuality, rlnDuetCorrelation, rlnDuetImageScale,
+rlnDuetResidualHotspot); JUNK.txt: `make_messy.py`'s junk list (1-based image numbers and their kind). Prints, for
+each score, the AUC of "better score = good particle" over every row and per junk kind (the probability that a
+random good row scores better than a random junk row); better is higher, except for the hotspot (lower).
 """
 import sys
 import numpy as np
@@ -32,15 +33,16 @@ def main():
         image, kind = line.split()
         kinds[int(image)] = kind
     kind = np.array([kinds.get(n, "good") for n in number])
-    for column in ["rlnDuetCorrelation", "rlnDuetImageScale"]:
+    for column, sign in [("rlnDuetQuality", 1), ("rlnDuetCorrelation", 1), ("rlnDuetImageScale", 1),
+                         ("rlnDuetResidualHotspot", -1)]:
         if column not in particles:
             continue
-        score = particles[column].to_numpy(float)
+        score = sign * particles[column].to_numpy(float)
         good = score[kind == "good"]
         line = f"{column}: AUC all junk {auc(good, score[kind != 'good']):.3f}"
         for k in sorted(set(kind) - {"good"}):
             line += f", {k} {auc(good, score[kind == k]):.3f}"
-        line += f"  (median good {np.median(good):.3f}, junk {np.median(score[kind != 'good']):.3f})"
+        line += f"  (median good {sign * np.median(good):.3f}, junk {sign * np.median(score[kind != 'good']):.3f})"
         print(line)
 
 

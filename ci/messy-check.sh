@@ -7,10 +7,12 @@
 #   2. the gold-standard FSC is not far more optimistic than the truth: its headline 0.143 resolution (fsc.star
 #      rlnFinalResolution, masked and corrected) is no better than MIN_GOLD_RATIO × the resolution at which the
 #      average of the half maps (aligned onto the truth by `duet align`) reaches FSC 0.5 against the truth;
-#   3. the quality score (rlnDuetCorrelation) ranks good rows above junk rows: ROC AUC above MIN_AUC.
-# The limits are today's results with a margin (measured: 13.17°, ratio 0.83, AUC 0.82 with the masked refinement
-# rounds; 17.15°, 0.73, 0.85 before them; random poses give a median error near 126° and AUC 0.5), so that a regression in robustness fails; issue #13's targets (3°, 0.9, 0.9) are not met yet, and the
-# limits move towards them as it progresses.
+#   3. the quality score (rlnDuetQuality) ranks good rows above junk rows: ROC AUC above MIN_AUC.
+# The limits are today's results with a margin (measured: 13.17°, ratio 0.83, AUC 0.86 with the masked refinement
+# rounds and rlnDuetQuality — 0.82 with the correlation alone; 17.15°, 0.73, 0.85 before the masked rounds; random
+# poses give a median error near 126° and AUC 0.5), so that a regression in robustness fails; issue #13's pose and
+# resolution targets (3°, 0.9) are for the full messy set and schedule, which this short run on 900 good particles
+# does not reach.
 # Usage: ci/messy-check.sh [DUET_BINARY]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +22,7 @@ trap 'rm -rf "$work"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 MAX_ERROR_DEG=${MAX_ERROR_DEG:-20}
 MIN_GOLD_RATIO=${MIN_GOLD_RATIO:-0.7}
-MIN_AUC=${MIN_AUC:-0.7}
+MIN_AUC=${MIN_AUC:-0.75}
 
 python3 ci/make-messy.py "$duet" "$work/data" --n 1200 --box 64 --apix 3.0 --snr 0.1 --seed 11
 mpirun --oversubscribe --bind-to none -np 2 "$duet" refine "$work/data/particles.star" --out "$work/refine" \
@@ -57,7 +59,7 @@ EOF
 )
 gold=$(python3 -c "import sys, starfile; print(float(starfile.read(sys.argv[1], always_dict=True)['general']['rlnFinalResolution']))" \
     "$work/refine/fsc.star")
-auc=$(python3 Benchmarks/quality-auc.py "$work/refine/particles.star" "$work/data/junk.txt" | grep rlnDuetCorrelation)
+auc=$(python3 Benchmarks/quality-auc.py "$work/refine/particles.star" "$work/data/junk.txt" | grep rlnDuetQuality)
 echo "median angular error $error° (limit $MAX_ERROR_DEG°); average of the halves FSC 0.5 vs truth at $truth05 Å;"
 echo "gold-standard FSC 0.143 at $gold Å (must be ≥ $MIN_GOLD_RATIO × $truth05 Å); $auc (limit $MIN_AUC)"
 python3 - "$error" "$MAX_ERROR_DEG" "$gold" "$truth05" "$MIN_GOLD_RATIO" "$auc" "$MIN_AUC" <<'EOF'

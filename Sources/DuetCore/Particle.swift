@@ -47,21 +47,29 @@ public struct Pose: Equatable, Sendable {
 
 /// How well the pose search that last saw a particle determined its pose: the effective number of poses sharing
 /// its posterior, 1/Σw² (1 = one pose certain), that search's iteration, 1-based as in the progress log, the
-/// image's contrast scale at the pose (1 = the map's contrast; near 0 for empty ice) and the normalised correlation
-/// of the image with the map at the pose (the quality score to drop junk by: about 0 for images that fit no pose).
-/// Written as `rlnDuetPoseESS`/`rlnDuetLastIteration`/`rlnDuetImageScale`/`rlnDuetCorrelation` (STAR) and
-/// `alignments3D/pose_ess`/`duet/last_iteration`/`alignments3D/alpha`/`duet/correlation` (.cs).
+/// image's contrast scale at the pose (1 = the map's contrast; near 0 for empty ice); how well the image fits the
+/// map there: the normalised correlation (about 0 for images that fit no pose) and the residual hotspot (≥ 1, large
+/// where unexplained density such as a neighbour sits in the box); and the quality score to drop junk by, which
+/// combines the two over the whole run (`QualityScoring`; nil until a run has scored its particles).
+/// Written as `rlnDuetPoseESS`/`rlnDuetLastIteration`/`rlnDuetImageScale`/`rlnDuetCorrelation`/
+/// `rlnDuetResidualHotspot`/`rlnDuetQuality` (STAR) and `alignments3D/pose_ess`/`duet/last_iteration`/
+/// `alignments3D/alpha`/`duet/correlation`/`duet/residual_hotspot`/`duet/quality` (.cs).
 public struct PoseStatistics: Equatable, Sendable {
     public var effectiveSampleSize: Double
     public var lastIteration: Int
     public var scale: Double
     public var correlation: Double
+    public var residualHotspot: Double
+    public var quality: Double?
 
-    public init(effectiveSampleSize: Double, lastIteration: Int, scale: Double = 1, correlation: Double = 0) {
+    public init(effectiveSampleSize: Double, lastIteration: Int, scale: Double = 1, correlation: Double = 0,
+                residualHotspot: Double = 1, quality: Double? = nil) {
         self.effectiveSampleSize = effectiveSampleSize
         self.lastIteration = lastIteration
         self.scale = scale
         self.correlation = correlation
+        self.residualHotspot = residualHotspot
+        self.quality = quality
     }
 }
 

@@ -68,7 +68,7 @@ public enum AbinitJob {
 
         try MRCWriter.writeVolume(nx: box, ny: box, nz: box, data: map, pixelSize_A: Float(pixel_A),
                                   to: outputDirectory + "/map.mrc")
-        let (used, unused) = try job.file.splitByAssignment(assignments)
+        let (used, unused) = try job.file.splitByAssignment(assignments, scoring: assignments.qualityScoring)
         try ParticleFile.write(used, to: outputDirectory + "/particles.star")
         try ParticleFile.write(used, to: outputDirectory + "/particles.cs")
         try ParticleFile.write(unused, to: outputDirectory + "/unused.star")
@@ -78,16 +78,17 @@ public enum AbinitJob {
 }
 
 extension ParticleSet {
-    /// The particles posed by `assignments` (with the pose, its ESS and 1-based last iteration) and the others:
+    /// The particles posed by `assignments` (with the pose and its statistics, scored by `scoring`) and the others:
     /// never seen, or past the end of `assignments` (beyond `--particle-limit`). Both keep their input rows'
     /// columns; the unused keep a half-set only when all of them have one.
-    func splitByAssignment(_ assignments: [ParticleAssignment]) throws -> (used: ParticleSet, unused: ParticleSet) {
+    func splitByAssignment(_ assignments: [ParticleAssignment],
+                           scoring: QualityScoring) throws -> (used: ParticleSet, unused: ParticleSet) {
         let isUsed = particles.indices.map { $0 < assignments.count && assignments[$0].pose != nil }
         let usedRows = particles.indices.filter { isUsed[$0] }
         var used = try selecting(rows: usedRows)
         for (i, r) in usedRows.enumerated() {
             used.particles[i].pose = assignments[r].pose
-            used.particles[i].poseStatistics = assignments[r].statistics
+            used.particles[i].poseStatistics = assignments[r].statistics(scoredBy: scoring)
         }
         var unused = try selecting(rows: particles.indices.filter { !isUsed[$0] })
         if unused.particles.contains(where: { $0.halfSet == nil }) {

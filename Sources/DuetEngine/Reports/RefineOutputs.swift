@@ -43,6 +43,7 @@ enum RefineOutputs {
 
         var halfA = [Float](), halfB = [Float](), summary: String?
         var fsc: FSCCurve?
+        var scoringParameters = [Double](repeating: 0, count: 4)
         try times.measure(.io) {
             // World rank 0 is rank 0 of half A (`HalfSetRanks`), so it holds half A's map and assignments.
             if world.isRoot, let gatheredMaps, let gatheredRecords, let mapA = maps[.a], let assignmentsA = assignments[.a] {
@@ -65,7 +66,9 @@ enum RefineOutputs {
                 }
                 var whole = input
                 whole.particles.replaceSubrange(set.particles.indices, with: set.particles)
-                let (used, unused) = try whole.splitByAssignment(all)
+                let scoring = all.qualityScoring
+                scoringParameters = scoring.parameters
+                let (used, unused) = try whole.splitByAssignment(all, scoring: scoring)
                 try ParticleFile.write(used.withImageScalesInCTF(), to: directory + "/particles.star")
                 try ParticleFile.write(used, to: directory + "/particles.cs")
                 try ParticleFile.write(unused, to: directory + "/unused_particles.star")
@@ -75,19 +78,22 @@ enum RefineOutputs {
                 summary = "gold-standard refinement of \(used.particles.count) particles (\(unused.particles.count) unused) "
                     + "on \(world.size) rank(s), symmetry \(symmetry):\n\(report.description)\noutputs in \(directory)/"
             }
+            try world.broadcast(&scoringParameters, root: 0)
             try writeHDF5(halves: halves, ranks: ranks, world: world, box: box, pixelSize_A: pixelSize_A,
-                          halfA: halfA, halfB: halfB, fsc: fsc, log: log, path: directory + "/duet.h5")
+                          halfA: halfA, halfB: halfB, fsc: fsc, log: log,
+                          scoring: QualityScoring(parameters: scoringParameters), path: directory + "/duet.h5")
         }
         return summary
     }
 
     /// `duet.h5` (layout in the README): the particle table (each rank its shard's rows), both half maps, the
-    /// unmasked gold-standard FSC and the per-iteration history (from world rank 0).
+    /// unmasked gold-standard FSC and the per-iteration history (from world rank 0); the particles' quality as
+    /// `scoring` (the run's, the same on every rank) gives it.
     private static func writeHDF5(halves: ServedHalves, ranks: HalfSetRanks, world: Communicator, box: Int,
                                   pixelSize_A: Double, halfA: [Float], halfB: [Float], fsc: FSCCurve?,
-                                  log: RefineLog, path: String) throws {
+                                  log: RefineLog, scoring: QualityScoring, path: String) throws {
         var rows = [Particle](), inputIndex = [Int64](), ess = [Double](), lastIteration = [Int64]()
-        var scale = [Double](), correlation = [Double]()
+        var scale = [Double](), correlation = [Double](), hotspot = [Double](), quality = [Double]()
         for run in halves {
             for (slot, assignment) in run.engine.assignments.enumerated() {
                 let i = run.engine.shard.index(ofSlot: slot)
@@ -95,10 +101,13 @@ enum RefineOutputs {
                 particle.pose = assignment.pose
                 rows.append(particle)
                 inputIndex.append(Int64(run.inputIndices[i]))
-                ess.append(assignment.statistics?.effectiveSampleSize ?? .nan)
-                lastIteration.append(Int64(assignment.statistics?.lastIteration ?? 0))
-                scale.append(assignment.statistics?.scale ?? .nan)
-                correlation.append(assignment.statistics?.correlation ?? .nan)
+                let statistics = assignment.statistics(scoredBy: scoring)
+                ess.append(statistics?.effectiveSampleSize ?? .nan)
+                lastIteration.append(Int64(statistics?.lastIteration ?? 0))
+                scale.append(statistics?.scale ?? .nan)
+                correlation.append(statistics?.correlation ?? .nan)
+                hotspot.append(statistics?.residualHotspot ?? .nan)
+                quality.append(statistics?.quality ?? .nan)
             }
         }
         let root = world.isRoot
@@ -109,6 +118,8 @@ enum RefineOutputs {
         try h5.writeColumn("particles/lastIteration", .int64(lastIteration))
         try h5.writeColumn("particles/scale", .double(scale))
         try h5.writeColumn("particles/correlation", .double(correlation))
+        try h5.writeColumn("particles/residualHotspot", .double(hotspot))
+        try h5.writeColumn("particles/quality", .double(quality))
         try h5.writeVolume("maps/half_map_A", nx: box, ny: box, nz: box, data: halfA, pixelSize_A: pixelSize_A)
         try h5.writeVolume("maps/half_map_B", nx: box, ny: box, nz: box, data: halfB, pixelSize_A: pixelSize_A)
         let curve = root ? fsc : nil

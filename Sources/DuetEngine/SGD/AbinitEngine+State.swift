@@ -102,8 +102,10 @@ extension AbinitEngine {
 
     /// Continues from `state` (every rank passes the same state and takes its own shard's assignments).
     func restore(_ state: AbinitState) throws {
-        let n = ParticleAssignment.recordLength
+        // Checkpoints written before the residual hotspot hold records one double shorter.
+        let n = state.assignments.count / max(1, shard.particleCount)
         guard state.order.count == shard.particleCount, state.assignments.count == n * shard.particleCount,
+              n == ParticleAssignment.recordLength || n == ParticleAssignment.recordLength - 1,
               state.noiseVariance.count == noise.variance.values.count else {
             throw DuetError("checkpoint does not match the particles (\(state.order.count) vs \(shard.particleCount))")
         }

@@ -9,7 +9,7 @@ import Foundation
 /// RELION's contrast, protein bright: −1 for CryoSPARC's own extractions, whose images keep the micrograph's dark
 /// protein, as the EMPIAR-10076 particles of the fixtures show; `Particle.imageSign`); written only:
 /// `alignments3D/pose_ess` and Duet's `duet/last_iteration` (1-based), `alignments3D/alpha` (per-image contrast
-/// scale) and `duet/correlation`.
+/// scale), `duet/correlation`, `duet/residual_hotspot` and `duet/quality` (`PoseStatistics`).
 ///
 /// Writing keeps every field of a `.cs` input and updates the ones Duet owns; other inputs get the standard fields
 /// of a CryoSPARC particle export.
@@ -145,6 +145,12 @@ public enum CryosparcParticles {
                 try array.setDoubles("alignments3D/alpha", to: statistics.map(\.scale))
                 try ensureField(&array, "duet/correlation", .float32)
                 try array.setDoubles("duet/correlation", to: statistics.map(\.correlation))
+                try ensureField(&array, "duet/residual_hotspot", .float32)
+                try array.setDoubles("duet/residual_hotspot", to: statistics.map(\.residualHotspot))
+                if statistics.allSatisfy({ $0.quality != nil }) {
+                    try ensureField(&array, "duet/quality", .float32)
+                    try array.setDoubles("duet/quality", to: statistics.map { $0.quality! })
+                }
             }
             if particles.contains(where: { $0.halfSet != nil }) {
                 try ensureField(&array, "alignments3D/split", .uint32)

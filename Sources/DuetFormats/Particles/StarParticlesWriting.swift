@@ -131,7 +131,8 @@ extension StarParticles {
     }
 
     /// Duet's own columns (RELION keeps unknown labels, with a warning): `rlnDuetPoseESS`, the 1-based
-    /// `rlnDuetLastIteration`, `rlnDuetImageScale` and `rlnDuetCorrelation`, when every particle has pose statistics.
+    /// `rlnDuetLastIteration`, `rlnDuetImageScale`, `rlnDuetCorrelation`, `rlnDuetResidualHotspot` and, once scored,
+    /// `rlnDuetQuality`, when every particle has pose statistics (`PoseStatistics`).
     private static func setPoseStatisticsColumns(_ table: inout StarTable, _ particles: [Particle]) throws {
         let statistics = particles.compactMap(\.poseStatistics)
         guard !particles.isEmpty, statistics.count == particles.count else { return }
@@ -139,6 +140,10 @@ extension StarParticles {
         try table.setColumn("rlnDuetLastIteration", to: statistics.map { String($0.lastIteration) })
         try table.setColumn("rlnDuetImageScale", to: statistics.map { String(format: "%.4f", $0.scale) })
         try table.setColumn("rlnDuetCorrelation", to: statistics.map { String(format: "%.5f", $0.correlation) })
+        try table.setColumn("rlnDuetResidualHotspot", to: statistics.map { String(format: "%.4f", $0.residualHotspot) })
+        if statistics.allSatisfy({ $0.quality != nil }) {
+            try table.setColumn("rlnDuetQuality", to: statistics.map { String(format: "%.4f", $0.quality!) })
+        }
     }
 
     /// RELION's image name: 1-based index, zero-padded to 6 digits, `@`, path; the path alone for a whole file.
