@@ -60,7 +60,7 @@ public enum AbinitJob {
         var log = IterationLog(total: configuration.iterations)
         while engine.iteration < configuration.iterations {
             let summary = try engine.iterate()
-            if communicator.isRoot, let line = log.record(summary) { progress(line) }
+            if communicator.isRoot, let line = log.record(summary, stageSeconds: engine.times.seconds) { progress(line) }
         }
         let assignments = try engine.gatherAssignments()
         let map = engine.map()
@@ -98,21 +98,30 @@ extension ParticleSet {
     }
 }
 
-/// The per-iteration log: a line every 10 iterations and at the last, with elapsed time and ETA.
+/// The per-iteration log: a line every 10 iterations and at the first and last, with elapsed time, ETA and this
+/// rank's mean wall time per iteration in each stage since the previous line.
 struct IterationLog {
     let total: Int
     let start = Date()
     private(set) var lines = [String]()
+    private var previousIteration = -1
+    private var previousSeconds = [Double](repeating: 0, count: StageTimes.Stage.allCases.count)
 
     init(total: Int) { self.total = total }
 
-    /// Records an iteration; returns its line when it is one to show.
-    mutating func record(_ s: IterationSummary) -> String? {
+    /// Records an iteration, with the stage seconds of the whole run so far; returns its line when it is one to
+    /// show.
+    mutating func record(_ s: IterationSummary, stageSeconds: [Double]) -> String? {
         guard s.iteration % 10 == 0 || s.iteration == total - 1 else { return nil }
         let elapsed = Date().timeIntervalSince(start)
         let eta = elapsed / Double(s.iteration + 1) * Double(total - s.iteration - 1)
+        let count = Double(s.iteration - previousIteration)
+        let meanSeconds = zip(stageSeconds, previousSeconds).map { ($0 - $1) / count }
+        previousIteration = s.iteration
+        previousSeconds = stageSeconds
         let line = String(format: "iteration %4d/%d  resolution %6.2f Å  minibatch %4d  mean ESS %7.2f  elapsed %6.1f s  ETA %6.1f s",
                           s.iteration + 1, total, s.resolution_A, s.minibatch, s.meanESS, elapsed, eta)
+            + "  per iteration: " + RefineLog.breakdown(meanSeconds, unit: "ms", scale: 1000)
         lines.append(line)
         return line
     }
