@@ -111,6 +111,22 @@ final class JobRankTests: XCTestCase {
         XCTAssertTrue(maps[2] == maps[0], "3 ranks vs 1: the SGD map must be bit-identical")
     }
 
+    /// Threads divide the search, the back-projection and the update without changing a bit of the map.
+    func testAbinitGivesTheSameMapOnOneAndThreeThreads() throws {
+        var maps: [[Float]] = []
+        for threads in [1, 3] {
+            var configuration = AbinitJob.Configuration(particlesPath: particles,
+                                                        outputDirectory: directory.appendingPathComponent("threads\(threads)").path)
+            configuration.sgd = schedule
+            configuration.sgd.threads = threads
+            let c = configuration
+            _ = try LocalCommunicator.run(size: 1) { world in try AbinitJob.run(c, world: world) }
+            maps.append(try read(configuration.outputDirectory + "/map.mrc"))
+        }
+        XCTAssertTrue(maps[0].contains { $0 != 0 })
+        XCTAssertTrue(maps[1] == maps[0], "3 threads vs 1: the SGD map must be bit-identical")
+    }
+
     /// The coloured (2-D) noise model sums its per-coefficient residuals in fixed point: the same map on any rank count.
     func testAbinitWithTheColouredNoiseModelGivesTheSameMapOnOneAndThreeRanks() throws {
         var maps: [[Float]] = []

@@ -80,6 +80,8 @@ final class AbinitEngine {
     /// The next iteration to run.
     var iteration = 0
     private let grid: FourierGrid
+    /// The real-space constraints' workspace for the current cropped box.
+    private var realSpace: CroppedRealSpace?
     private let diameter_px: Double
     private let maxRadius_px: Int
     /// The pose search's high-pass radius (image Fourier pixels).
@@ -101,7 +103,6 @@ final class AbinitEngine {
         self.shard = shard
         self.communicator = communicator
         let box = data.box
-        grid = FourierGrid(box: box)
         diameter_px = configuration.particleDiameter_px(box: box, pixelSize_A: data.pixelSize_A)
         minAlignmentRadius_px = configuration.minimumAlignmentRadius_px(box: box, pixelSize_A: data.pixelSize_A)
         symmetry = try configuration.symmetryGroup()
@@ -111,6 +112,7 @@ final class AbinitEngine {
         maxRadius_px = configuration.maximumResolution_A.map {
             min(nyquistRadius, Int((Double(box) * data.pixelSize_A / $0).rounded()))
         } ?? nyquistRadius
+        grid = FourierGrid(box: box, maxRadius_px: maxRadius_px)
         generator = SeededGenerator(seed: configuration.seed, stream: stream)
         assignments = Array(repeating: .unseen, count: data.particles.count)
         order = Array(0..<shard.particleCount)
@@ -191,7 +193,7 @@ final class AbinitEngine {
                                              radius_px: r, grid: grid, threads: configuration.threads,
                                              communicator: communicator)
         }
-        times.measure(.update) { takeStep(accumulator, iteration: t) }
+        times.measure(.update) { takeStep(accumulator, iteration: t, radius_px: r) }
         return essSum / Double(max(1, minibatch.count))
     }
 
@@ -213,7 +215,7 @@ final class AbinitEngine {
     }
 
     /// The preconditioned step `V ← V − lr · g / (H + λ)` and the real-space constraints.
-    private func takeStep(_ accumulator: ExactBackProjector, iteration t: Int) {
+    private func takeStep(_ accumulator: ExactBackProjector, iteration t: Int, radius_px r: Int) {
         let learningRate = t < configuration.highLearningRateIterations ? configuration.initialLearningRate
                                                                          : configuration.learningRate
         var curvatureSum = 0.0, curvatureCount = 0.0
@@ -225,7 +227,7 @@ final class AbinitEngine {
         accumulator.forEachCell { i, numerator, weight in
             volume.data[i] -= SIMD2<Float>(learningRate * numerator / (weight + damping))
         }
-        volume = constrained(volume)
+        applyConstraints(radius_px: r)
     }
 
     /// The pose search at Fourier radius `r` with this run's settings.
@@ -367,39 +369,75 @@ final class AbinitEngine {
     }
 
     /// A random volume from the seed, low-passed to Fourier radius 7, made symmetric under the point group and
-    /// non-negative (CryoSPARC's start).
+    /// non-negative (CryoSPARC's start); drawn on the cropped box that radius needs (`CroppedRealSpace`).
     private static func randomStart(box: Int, diameter_px: Double, grid: FourierGrid, symmetry: SymmetryGroup,
                                     generator: inout SeededGenerator) -> FourierVolume {
-        var noiseMap = (0..<(box * box * box)).map { _ in Float(generator.nextGaussian()) }
-        RealSpaceConstraints.applySphericalWindow(&noiseMap, box: box, innerRadius_px: diameter_px / 2 - 2,
-                                                  outerRadius_px: diameter_px / 2 + 2)
-        let start = FourierVolume(map: noiseMap, grid: FourierGrid(box: box, maxRadius_px: min(7, box / 2)), fftwThreads: 1)
-        var map = MapSymmetrizer.symmetrised(start.map(fftwThreads: 1), box: box, group: symmetry)
+        let startRadius = min(7, grid.maxRadius_px)
+        let space = CroppedRealSpace(box: CroppedRealSpace.box(atLeast: 2 * (startRadius + 8), volumeBox: box))
+        let b = space.box, toCropped = Double(b) / Double(box)
+        for i in 0..<space.map.count { space.map[i] = Float(generator.nextGaussian()) }
+        RealSpaceConstraints.applySphericalWindow(space.map.buffer, box: b, innerRadius_px: (diameter_px / 2 - 2) * toCropped,
+                                                  outerRadius_px: (diameter_px / 2 + 2) * toCropped)
+        let lowPassed = FourierVolume(grid: FourierGrid(box: box, maxRadius_px: startRadius))
+        space.store(into: lowPassed)
+        space.load(from: lowPassed)
+        var map = MapSymmetrizer.symmetrised(space.map.toArray(), box: b, group: symmetry)
         _ = RealSpaceConstraints.clampNegative(&map)
-        return FourierVolume(map: map, grid: grid, fftwThreads: 1)
+        map.withUnsafeBufferPointer { space.map.baseAddress.update(from: $0.baseAddress!, count: map.count) }
+        let volume = FourierVolume(grid: grid)
+        space.store(into: volume)
+        return volume
     }
 
-    /// The real-space constraints: non-negativity, a soft spherical window at the particle diameter, re-centring.
-    private func constrained(_ volume: FourierVolume) -> FourierVolume {
-        let box = data.box
-        var map = volume.map(fftwThreads: 1)
-        if configuration.enforceNonNegativity { _ = RealSpaceConstraints.clampNegative(&map) }
+    /// The real-space constraints — non-negativity, a soft spherical window at the particle diameter, re-centring
+    /// — on the map cropped to the box radius `r` needs (`CroppedRealSpace`; the volume keeps nothing beyond that
+    /// box's band), in place.
+    private func applyConstraints(radius_px r: Int) {
+        let space = croppedRealSpace(radius_px: r)
+        let b = space.box, map = space.map.buffer
+        let toCropped = Double(b) / Double(data.box)
+        space.load(from: volume)
+        if configuration.enforceNonNegativity { _ = RealSpaceConstraints.clampNegative(map) }
         if configuration.window {
-            RealSpaceConstraints.applySphericalWindow(&map, box: box, innerRadius_px: diameter_px / 2,
-                                                      outerRadius_px: min(Double(box) / 2, diameter_px / 2 + 4))
+            RealSpaceConstraints.applySphericalWindow(map, box: b, innerRadius_px: diameter_px / 2 * toCropped,
+                                                      outerRadius_px: min(Double(b) / 2, (diameter_px / 2 + 4) * toCropped))
         }
-        if configuration.recentre { RealSpaceConstraints.recentre(&map, box: box, fftwThreads: 1) }
-        return FourierVolume(map: map, grid: grid, fftwThreads: 1)
+        var shift = SIMD3<Double>.zero
+        if configuration.recentre, let centre = RealSpaceConstraints.centreOfMass(UnsafeBufferPointer(map), box: b) {
+            shift = SIMD3(repeating: Double(b / 2)) - centre
+        }
+        space.store(into: volume, shift_px: shift)
     }
 
-    /// The current map (real space, `box³`).
-    func map() -> [Float] { volume.map(fftwThreads: 1) }
+    /// The cropped real space for radius `r`: a box of at least `2(r + max(8, r/4))` (the band the next
+    /// iterations search, with room for what the constraints add above it), made once per box.
+    private func croppedRealSpace(radius_px r: Int) -> CroppedRealSpace {
+        let b = CroppedRealSpace.box(atLeast: 2 * (r + max(8, r / 4)), volumeBox: data.box)
+        if let cached = realSpace, cached.box == b { return cached }
+        // One FFTW thread: a threaded plan may round differently, and the map must not depend on `threads`.
+        let space = CroppedRealSpace(box: b)
+        realSpace = space
+        return space
+    }
 
-    /// Moves this half-set into another frame: the volume is resampled by `transform` and every pose follows, so
-    /// that each particle's projection is unchanged (docs/design.md §3, half B onto half A).
+    /// The current map (real space, `box³`): the cropped map of the largest radius, Fourier-padded to the box.
+    func map() -> [Float] {
+        let space = croppedRealSpace(radius_px: maxRadius_px)
+        space.load(from: volume)
+        return space.uncropped(volumeBox: data.box)
+    }
+
+    /// Moves this half-set into another frame: the volume is resampled by `transform` (on the map cropped to the
+    /// next iteration's box) and every pose follows, so that each particle's projection is unchanged
+    /// (docs/design.md §3, half B onto half A).
     func apply(_ transform: MapTransform) {
-        volume = FourierVolume(map: transform.apply(to: map(), box: data.box, threads: configuration.threads), grid: grid,
-                               fftwThreads: 1)
+        let space = croppedRealSpace(radius_px: radius(iteration: iteration))
+        space.load(from: volume)
+        var cropped = transform
+        cropped.translation_px *= Double(space.box) / Double(data.box)
+        let moved = cropped.apply(to: space.map.toArray(), box: space.box, threads: configuration.threads)
+        moved.withUnsafeBufferPointer { space.map.baseAddress.update(from: $0.baseAddress!, count: moved.count) }
+        space.store(into: volume)
         for slot in assignments.indices {
             assignments[slot].pose = assignments[slot].pose.map { transform.apply(to: $0, pixelSize_A: data.pixelSize_A) }
         }
@@ -412,7 +450,9 @@ final class AbinitEngine {
 
     /// Replaces the volume's storage by `values` (as `volumeStorage()` returns it).
     func setVolumeStorage(_ values: [Float]) throws {
-        guard values.count == 2 * grid.count else { throw DuetError("checkpoint volume has the wrong size") }
+        guard values.count == 2 * grid.count else {
+            throw DuetError("checkpoint volume has the wrong size (written by another version of duet?)")
+        }
         values.withUnsafeBytes { UnsafeMutableRawBufferPointer(volume.data.buffer).copyMemory(from: $0) }
     }
 }

@@ -16,7 +16,8 @@ enum MinibatchGradient {
                            noiseVariance: NoiseSpectrum, radius_px: Int, grid: FourierGrid, threads: Int?,
                            communicator: Communicator,
                            budget_bytes: Int = sliceMemoryBudget_bytes) throws -> ExactBackProjector {
-        let bytesPerSlice = batch.complexCount * (MemoryLayout<SIMD2<Float>>.stride + MemoryLayout<Float>.stride)
+        let sliceCount = SliceLayout.compact(radius_px: radius_px, imageBox: batch.box).complexCount
+        let bytesPerSlice = sliceCount * (MemoryLayout<SIMD2<Float>>.stride + MemoryLayout<Float>.stride)
         let poseCounts = poses.map(\.count)
         let groups = imageGroups(poseCounts: poseCounts, budget: max(1, budget_bytes / bytesPerSlice))
         func slices(_ images: Range<Int>) -> GradientSlices {

@@ -44,18 +44,22 @@ public final class BackProjector: @unchecked Sendable {
                        translation_px: SIMD2<Double> = .zero, radius_px: Int? = nil) {
         withExtendedLifetime(self) {
             insert(into: numerator.baseAddress, weight.baseAddress, slice: slice, sliceWeights: sliceWeights,
-                   rotation: rotation, translation_px: translation_px, radius: radius_px ?? grid.maxRadius_px)
+                   rotation: rotation, translation_px: translation_px, radius: radius_px ?? grid.maxRadius_px,
+                   layoutBox: grid.box)
         }
     }
 
     /// Adds `rotations.count` slices on `threads` workers (default: all cores): slice `i` at
-    /// `slices + i · sliceStride`, its weights at `sliceWeights + i · weightStride` (strides in elements).
+    /// `slices + i · sliceStride`, its weights at `sliceWeights + i · weightStride` (strides in elements), in
+    /// `layout` (default: the image's; `SliceLayout`).
     public func insert(slices: UnsafePointer<SIMD2<Float>>, sliceStride: Int,
                        sliceWeights: UnsafePointer<Float>?, weightStride: Int,
                        rotations: [Rotation], translations_px: [SIMD2<Double>]? = nil,
-                       radius_px: Int? = nil, threads: Int? = nil) {
+                       radius_px: Int? = nil, layout: SliceLayout? = nil, threads: Int? = nil) {
         let count = rotations.count
         let r = radius_px ?? grid.maxRadius_px
+        let layoutBox = (layout ?? SliceLayout(box: grid.box)).box
+        precondition(layoutBox == grid.box || 2 * r < layoutBox, "BackProjector.insert: layout too small")
         precondition(translations_px == nil || translations_px!.count == count)
         let workers = min(count, max(1, threads ?? ParallelFor.defaultThreads))
         guard workers > 0 else { return }
@@ -74,7 +78,7 @@ public final class BackProjector: @unchecked Sendable {
                 for i in range {
                     self.insert(into: targetsN[worker], targetsW[worker], slice: slices + i * sliceStride,
                                 sliceWeights: sliceWeights.map { $0 + i * weightStride }, rotation: rotations[i],
-                                translation_px: translations_px?[i] ?? .zero, radius: r)
+                                translation_px: translations_px?[i] ?? .zero, radius: r, layoutBox: layoutBox)
                 }
             }
             if workers > 1 { reduceWorkers(count: workers - 1, radius: r, numerators: targetsN, weights: targetsW) }
@@ -83,12 +87,13 @@ public final class BackProjector: @unchecked Sendable {
 
     private func insert(into n: UnsafeMutablePointer<SIMD2<Float>>, _ w: UnsafeMutablePointer<Float>,
                         slice: UnsafePointer<SIMD2<Float>>, sliceWeights: UnsafePointer<Float>?, rotation: Rotation,
-                        translation_px: SIMD2<Double>, radius r: Int) {
+                        translation_px: SIMD2<Double>, radius r: Int, layoutBox: Int) {
         precondition(r >= 0 && r <= grid.maxRadius_px, "BackProjector.insert: radius \(r) > \(grid.maxRadius_px)")
         let geometry = SliceGeometry(rotation: rotation, scale: grid.scale)
-        TranslationPhases.with(translation: translation_px, box: grid.box) { px, py in
+        TranslationPhases.with(translation: translation_px, box: grid.box, layoutBox: layoutBox) { px, py in
             insertSlice(into: FloatScatter(numerator: n, weights: w, nx: grid.nx, nxy: grid.nx * grid.ny), grid: grid,
-                        geometry: geometry, radius: r, phaseX: px, phaseY: py, slice: slice, sliceWeights: sliceWeights)
+                        geometry: geometry, radius: r, layoutBox: layoutBox, phaseX: px, phaseY: py, slice: slice,
+                        sliceWeights: sliceWeights)
         }
     }
 

@@ -46,10 +46,13 @@ public final class ExactBackProjector: @unchecked Sendable {
     }
 
     /// Adds `rotations.count` slices on `threads` workers (default: all cores), with the meaning of
-    /// `BackProjector.insert(slices:…)`. Each worker sums into its own fixed-point cells; the workers' cells are
-    /// then added exactly.
+    /// `BackProjector.insert(slices:…)`, the slices in `layout` (default: the image's). Each worker sums into its
+    /// own fixed-point cells; the workers' cells are then added exactly.
     public func insert(slices: UnsafePointer<SIMD2<Float>>, sliceStride: Int, sliceWeights: UnsafePointer<Float>,
-                       weightStride: Int, rotations: [Rotation], translations_px: [SIMD2<Double>], threads: Int? = nil) {
+                       weightStride: Int, rotations: [Rotation], translations_px: [SIMD2<Double>],
+                       layout: SliceLayout? = nil, threads: Int? = nil) {
+        let layoutBox = (layout ?? SliceLayout(box: grid.box)).box
+        precondition(layoutBox == grid.box || 2 * radius_px < layoutBox, "ExactBackProjector: layout too small")
         let count = rotations.count
         precondition(translations_px.count == count, "ExactBackProjector: one translation per rotation")
         let workers = min(count, max(1, threads ?? ParallelFor.defaultThreads))
@@ -62,9 +65,10 @@ public final class ExactBackProjector: @unchecked Sendable {
                 let target = self.scatter(into: shared[worker])
                 for i in range {
                     let geometry = SliceGeometry(rotation: rotations[i], scale: self.grid.scale)
-                    TranslationPhases.with(translation: translations_px[i], box: self.grid.box) { px, py in
+                    TranslationPhases.with(translation: translations_px[i], box: self.grid.box,
+                                           layoutBox: layoutBox) { px, py in
                         insertSlice(into: target, grid: self.grid, geometry: geometry, radius: self.radius_px,
-                                    phaseX: px, phaseY: py, slice: slices + i * sliceStride,
+                                    layoutBox: layoutBox, phaseX: px, phaseY: py, slice: slices + i * sliceStride,
                                     sliceWeights: sliceWeights + i * weightStride)
                     }
                 }

@@ -79,8 +79,9 @@ public final class FourierVolume: @unchecked Sendable {
     }
 
     /// Writes the central slice for `rotation` into `output`, a half-plane of `grid.box` rows of `box/2 + 1`
-    /// complex values (centred coefficients of the image), by trilinear interpolation; coefficients of image
-    /// radius > `radius_px` (default `grid.maxRadius_px`) are set to zero, and only those inside are computed.
+    /// complex values (centred coefficients of the image; or of `layout`'s rows, `SliceLayout`), by trilinear
+    /// interpolation; coefficients of image radius > `radius_px` (default `grid.maxRadius_px`) are set to zero, and
+    /// only those inside are computed.
     ///
     /// `translation_px` translates the projection by that many pixels (+x moves content towards larger column
     /// index): coefficient `k` is multiplied by `exp(−2πi k·t/box)`. RELION's `rlnOriginX/YAngst` origin `o` (Å)
@@ -88,30 +89,34 @@ public final class FourierVolume: @unchecked Sendable {
     /// particle (what `relion_project` writes) uses `translation_px = −o / pixelSize_A`.
     /// Does not allocate.
     public func project(rotation: Rotation, translation_px: SIMD2<Double> = .zero, radius_px: Int? = nil,
-                        into output: UnsafeMutablePointer<SIMD2<Float>>) {
+                        layout: SliceLayout? = nil, into output: UnsafeMutablePointer<SIMD2<Float>>) {
         let r = radius_px ?? grid.maxRadius_px
         precondition(r >= 0 && r <= grid.maxRadius_px, "FourierVolume.project: radius \(r) > \(grid.maxRadius_px)")
+        let layoutBox = (layout ?? SliceLayout(box: grid.box)).box
+        precondition(layoutBox == grid.box || 2 * r < layoutBox, "FourierVolume.project: layout too small for radius \(r)")
         let geometry = SliceGeometry(rotation: rotation, scale: grid.scale)
         withExtendedLifetime(data) {
-            TranslationPhases.with(translation: translation_px, box: grid.box) { px, py in
-                extractSlice(volume: data.baseAddress, grid: grid, geometry: geometry, radius: r,
+            TranslationPhases.with(translation: translation_px, box: grid.box, layoutBox: layoutBox) { px, py in
+                extractSlice(volume: data.baseAddress, grid: grid, geometry: geometry, radius: r, layoutBox: layoutBox,
                              phaseX: px, phaseY: py, out: output)
             }
         }
     }
 
     /// Projects `rotations.count` slices on `threads` workers (default: all cores): slice `i` goes to
-    /// `output + i · outputStride` (stride in complex elements, ≥ `grid.imageComplexCount`) with translation
-    /// `translations_px?[i]` (see `project(rotation:translation_px:radius_px:into:)`).
+    /// `output + i · outputStride` (stride in complex elements, ≥ the layout's count) with translation
+    /// `translations_px?[i]` (see `project(rotation:translation_px:radius_px:layout:into:)`).
     public func project(rotations: [Rotation], translations_px: [SIMD2<Double>]? = nil, radius_px: Int? = nil,
-                        into output: UnsafeMutablePointer<SIMD2<Float>>, outputStride: Int, threads: Int? = nil) {
-        precondition(outputStride >= grid.imageComplexCount, "FourierVolume.project: stride too small")
+                        layout: SliceLayout? = nil, into output: UnsafeMutablePointer<SIMD2<Float>>, outputStride: Int,
+                        threads: Int? = nil) {
+        precondition(outputStride >= (layout ?? SliceLayout(box: grid.box)).complexCount,
+                     "FourierVolume.project: stride too small")
         precondition(translations_px == nil || translations_px!.count == rotations.count)
         nonisolated(unsafe) let output = output
         ParallelFor.run(count: rotations.count, threads: threads) { range in
             for i in range {
                 self.project(rotation: rotations[i], translation_px: translations_px?[i] ?? .zero,
-                             radius_px: radius_px, into: output + i * outputStride)
+                             radius_px: radius_px, layout: layout, into: output + i * outputStride)
             }
         }
     }

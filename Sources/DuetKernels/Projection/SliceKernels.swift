@@ -17,32 +17,58 @@ struct SliceGeometry {
 }
 
 /// Translation phase tables of one image: a translation by `t` pixels multiplies centred coefficient `(kx, ky)`
-/// by `exp(−2πi (kx·tx + ky·ty)/box)` = `phaseX[kx] · phaseY[row]`.
+/// by `exp(−2πi (kx·tx + ky·ty)/box)` = `phaseX[kx] · phaseY[row]`, `box` the image's edge and `row` a row of the
+/// half-plane layout the slice is stored in (`layoutBox` rows, FFT order: `SliceLayout`).
 enum TranslationPhases {
-    /// Fills `phaseX[0…box/2]` and `phaseY[0..<box]` (rows in FFT order) for translation `t` (pixels).
-    static func fill(translation t: SIMD2<Double>, box: Int, phaseX: UnsafeMutablePointer<SIMD2<Float>>,
-                     phaseY: UnsafeMutablePointer<SIMD2<Float>>) {
+    /// Fills `phaseX[0…layoutBox/2]` and `phaseY[0..<layoutBox]` for translation `t` (pixels of a `box`² image).
+    static func fill(translation t: SIMD2<Double>, box: Int, layoutBox: Int? = nil,
+                     phaseX: UnsafeMutablePointer<SIMD2<Float>>, phaseY: UnsafeMutablePointer<SIMD2<Float>>) {
+        let rows = layoutBox ?? box
         let w = -2 * Double.pi / Double(box)
-        for x in 0...(box / 2) {
+        for x in 0...(rows / 2) {
             let a = w * Double(x) * t.x
             phaseX[x] = SIMD2(Float(cos(a)), Float(sin(a)))
         }
-        for row in 0..<box {
-            let ky = row <= box / 2 ? row : row - box
+        for row in 0..<rows {
+            let ky = row <= rows / 2 ? row : row - rows
             let a = w * Double(ky) * t.y
             phaseY[row] = SIMD2(Float(cos(a)), Float(sin(a)))
         }
     }
 
-    /// Runs `body` with stack-allocated phase tables for `t`, or `nil` tables when `t` is zero.
-    static func with<R>(translation t: SIMD2<Double>, box: Int,
+    /// Runs `body` with stack-allocated phase tables for `t` in the layout of `layoutBox` rows (default `box`), or
+    /// `nil` tables when `t` is zero.
+    static func with<R>(translation t: SIMD2<Double>, box: Int, layoutBox: Int? = nil,
                         _ body: (UnsafePointer<SIMD2<Float>>?, UnsafePointer<SIMD2<Float>>?) -> R) -> R {
         if t == .zero { return body(nil, nil) }
-        return withUnsafeTemporaryAllocation(of: SIMD2<Float>.self, capacity: box / 2 + 1 + box) { table in
-            let px = table.baseAddress!, py = px + (box / 2 + 1)
-            fill(translation: t, box: box, phaseX: px, phaseY: py)
+        let rows = layoutBox ?? box
+        return withUnsafeTemporaryAllocation(of: SIMD2<Float>.self, capacity: rows / 2 + 1 + rows) { table in
+            let px = table.baseAddress!, py = px + (rows / 2 + 1)
+            fill(translation: t, box: box, layoutBox: rows, phaseX: px, phaseY: py)
             return body(UnsafePointer(px), UnsafePointer(py))
         }
+    }
+}
+
+/// The half-plane layout a slice of image radius `radius_px` is stored in: `box` rows of `box/2 + 1` (FFT order:
+/// rows `0…box/2` hold `ky = row`, the others `ky = row − box`). The whole image's layout, or the smallest even
+/// layout that holds the radius (`compact`), so that slices cost what their radius needs, not the image's box:
+/// coefficient `(kx, ky)` means the same frequency of the same image in either.
+public struct SliceLayout: Sendable, Equatable {
+    public let box: Int
+    /// Complex values per slice.
+    public var complexCount: Int { box * (box / 2 + 1) }
+
+    public init(box: Int) { self.box = box }
+
+    /// The smallest even layout, at most `imageBox`, whose rows hold every frequency of radius ≤ `radius_px`.
+    public static func compact(radius_px r: Int, imageBox: Int) -> SliceLayout {
+        SliceLayout(box: min(imageBox, 2 * r + 2))
+    }
+
+    /// Index of frequency `(kx, ky)` (`0 ≤ kx ≤ box/2`, `|ky| < box/2`).
+    @inlinable public func index(kx: Int, ky: Int) -> Int {
+        (ky >= 0 ? ky : ky + box) * (box / 2 + 1) + kx
     }
 }
 
@@ -72,12 +98,13 @@ enum TranslationPhases {
     return nil
 }
 
-/// Extracts one central slice by trilinear interpolation into the half-plane `out` (`box` rows of `box/2 + 1`),
-/// zero outside radius `r`. `volume` is the centred storage of a `FourierGrid`.
+/// Extracts one central slice by trilinear interpolation into the half-plane `out` (`layoutBox` rows of
+/// `layoutBox/2 + 1`, `SliceLayout`; `r < layoutBox/2` unless it is the image's box), zero outside radius `r`.
+/// `volume` is the centred storage of a `FourierGrid`.
 func extractSlice(volume: UnsafePointer<SIMD2<Float>>, grid: FourierGrid, geometry g: SliceGeometry, radius r: Int,
-                  phaseX: UnsafePointer<SIMD2<Float>>?, phaseY: UnsafePointer<SIMD2<Float>>?,
+                  layoutBox box: Int, phaseX: UnsafePointer<SIMD2<Float>>?, phaseY: UnsafePointer<SIMD2<Float>>?,
                   out: UnsafeMutablePointer<SIMD2<Float>>) {
-    let box = grid.box, hx = box / 2 + 1
+    let hx = box / 2 + 1
     let nx = grid.nx, nxy = grid.nx * grid.ny
     let offset = Float(grid.halfExtent)
     for row in 0..<box {
@@ -147,9 +174,9 @@ struct FloatScatter: TrilinearScatter {
 
 /// The adjoint of `extractSlice`: adds `conj(phase) · slice` and `sliceWeight` into `target` by trilinear scatter
 /// (Friedel-consistent: a sample at `x < 0` goes, conjugated, to `−k`). `sliceWeights == nil` means weight 1
-/// everywhere.
+/// everywhere. The slice is in the layout of `layoutBox` rows (`SliceLayout`).
 func insertSlice<Target: TrilinearScatter>(into target: Target, grid: FourierGrid, geometry g: SliceGeometry,
-                                           radius r: Int, phaseX: UnsafePointer<SIMD2<Float>>?,
+                                           radius r: Int, layoutBox box: Int, phaseX: UnsafePointer<SIMD2<Float>>?,
                                            phaseY: UnsafePointer<SIMD2<Float>>?, slice: UnsafePointer<SIMD2<Float>>,
                                            sliceWeights: UnsafePointer<Float>?) {
     // Weight 1 everywhere is read through a one-element table with stride 0, so the loop has no branch on it.
@@ -157,7 +184,7 @@ func insertSlice<Target: TrilinearScatter>(into target: Target, grid: FourierGri
         one[0] = 1
         let weightStride = sliceWeights == nil ? 0 : 1
         let weightBase = sliceWeights ?? UnsafePointer(one.baseAddress!)
-        let box = grid.box, hx = box / 2 + 1
+        let hx = box / 2 + 1
         let offset = Float(grid.halfExtent)
         for row in 0..<box {
             guard let y = rowFrequency(row, box: box, radius: r) else { continue }

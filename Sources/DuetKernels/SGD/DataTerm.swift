@@ -58,18 +58,22 @@ public enum DataTerm {
     }
 
     /// The gradient and curvature slices of `L`: for every pose of every image, `w f αC (αC S_t P_R V − X)/σ²` and
-    /// `w f α²C²/σ²` on the image half-plane (zero outside `radius_px`), to be back-projected at the pose. Poses are
-    /// projected and weighted in parallel on `threads` workers; each slice depends only on its own image and pose.
+    /// `w f α²C²/σ²` within `radius_px` (zero outside), to be back-projected at the pose; stored in the compact
+    /// layout of that radius (`SliceLayout.compact`), so that their memory and cost follow the resolution. Poses
+    /// are projected and weighted in parallel on `threads` workers; each slice depends only on its own image and
+    /// pose.
     public static func gradientSlices(volume: FourierVolume, images: PoseImageBatch, poses: [[WeightedPose]],
                                       noiseVariance: NoiseSpectrum, radius_px: Int, threads: Int? = nil) -> GradientSlices {
         let layout = AnnulusLayout(box: images.box, radius: radius_px, minRadius: 0)
+        let sliceLayout = SliceLayout.compact(radius_px: radius_px, imageBox: images.box)
+        let sliceIndex = (0..<layout.count).map { sliceLayout.index(kx: Int(layout.kx[$0]), ky: Int(layout.ky[$0])) }
         let entries = poses.enumerated().flatMap { image, list in list.map { (image: image, pose: $0) } }
-        let stride = images.complexCount
-        let result = GradientSlices(count: entries.count, stride: stride, rotations: entries.map(\.pose.rotation),
+        let imageStride = images.complexCount, stride = sliceLayout.complexCount
+        let result = GradientSlices(count: entries.count, layout: sliceLayout, rotations: entries.map(\.pose.rotation),
                                     shifts_px: entries.map(\.pose.shift_px))
         guard !entries.isEmpty else { return result }
         volume.project(rotations: result.rotations, translations_px: result.shifts_px, radius_px: radius_px,
-                       into: result.slices.baseAddress, outputStride: stride, threads: threads)
+                       layout: sliceLayout, into: result.slices.baseAddress, outputStride: stride, threads: threads)
         let scales = layout.inverseVariances(noiseVariance).map(Float.init)
         nonisolated(unsafe) let sliceBase = result.slices.baseAddress, curvatureBase = result.curvatures.baseAddress
         nonisolated(unsafe) let spectra = images.spectra.baseAddress, ctfs = images.ctfs.baseAddress
@@ -77,17 +81,17 @@ public enum DataTerm {
         ParallelFor.run(count: entries.count, threads: threads) { range in
             for e in range {
                 let (image, pose) = entries[e]
-                let x = spectra + image * stride, c = ctfs + image * stride
+                let x = spectra + image * imageStride, c = ctfs + image * imageStride
                 let slice = sliceBase + e * stride, curvature = curvatureBase + e * stride
                 // Coefficients outside the radius stay zero: `project` zeroed them and they are not visited.
                 let weight = Float(pose.weight), contrast = Float(pose.scale)
                 var m: Float = 0
                 for n in 0..<layout.count {
-                    let k = Int(layout.halfPlaneIndex[n])
+                    let k = Int(layout.halfPlaneIndex[n]), j = sliceIndex[n]
                     let scale = weight * scales[n], ctf = contrast * c[k]
-                    slice[k] = scale * ctf * (slice[k] * ctf - x[k])
-                    curvature[k] = scale * ctf * ctf
-                    m = max(m, abs(slice[k].x), abs(slice[k].y), curvature[k])
+                    slice[j] = scale * ctf * (slice[j] * ctf - x[k])
+                    curvature[j] = scale * ctf * ctf
+                    m = max(m, abs(slice[j].x), abs(slice[j].y), curvature[j])
                 }
                 largest[e] = m
             }
@@ -105,15 +109,17 @@ public enum DataTerm {
         guard g.count > 0 else { return }
         accumulator.insert(slices: g.slices.baseAddress, sliceStride: g.stride, sliceWeights: g.curvatures.baseAddress,
                            weightStride: g.stride, rotations: g.rotations, translations_px: g.shifts_px,
-                           radius_px: radius_px, threads: threads)
+                           radius_px: radius_px, layout: g.layout, threads: threads)
     }
 }
 
 /// The slices of `DataTerm.gradientSlices`: slice `i` (numerator at `slices + i · stride`, curvature at
-/// `curvatures + i · stride`, image half-planes) goes in at `rotations[i]`, translated by `shifts_px[i]`.
+/// `curvatures + i · stride`, in `layout`) goes in at `rotations[i]`, translated by `shifts_px[i]`.
 public final class GradientSlices: @unchecked Sendable {
     public let count: Int
-    public let stride: Int
+    public let layout: SliceLayout
+    /// Complex values per slice: `layout.complexCount`.
+    public var stride: Int { layout.complexCount }
     public let rotations: [Rotation]
     public let shifts_px: [SIMD2<Double>]
     public let slices: AlignedBuffer<SIMD2<Float>>
@@ -121,19 +127,20 @@ public final class GradientSlices: @unchecked Sendable {
     /// The largest magnitude of any real or imaginary part of a slice value or of a curvature.
     public internal(set) var maxAbsoluteValue: Double = 0
 
-    init(count: Int, stride: Int, rotations: [Rotation], shifts_px: [SIMD2<Double>]) {
+    init(count: Int, layout: SliceLayout, rotations: [Rotation], shifts_px: [SIMD2<Double>]) {
         self.count = count
-        self.stride = stride
+        self.layout = layout
         self.rotations = rotations
         self.shifts_px = shifts_px
-        slices = AlignedBuffer(count: count * stride)
-        curvatures = AlignedBuffer(count: count * stride)
+        slices = AlignedBuffer(count: count * layout.complexCount)
+        curvatures = AlignedBuffer(count: count * layout.complexCount)
     }
 
     /// Back-projects every slice into `accumulator` (exact, thread-count independent sums).
     public func insert(into accumulator: ExactBackProjector, threads: Int? = nil) {
         guard count > 0 else { return }
         accumulator.insert(slices: slices.baseAddress, sliceStride: stride, sliceWeights: curvatures.baseAddress,
-                           weightStride: stride, rotations: rotations, translations_px: shifts_px, threads: threads)
+                           weightStride: stride, rotations: rotations, translations_px: shifts_px, layout: layout,
+                           threads: threads)
     }
 }

@@ -1,0 +1,168 @@
+import Foundation
+
+/// Real-space work on a `FourierVolume` at the box its resolution needs (Fourier cropping, as CryoSPARC's
+/// ab-initio does): the volume's coefficients of padded radius `< box` are brought to a `box³` map of larger
+/// voxels, worked on there, and put back, the volume keeping nothing beyond that radius. Its cost follows the
+/// resolution, not the volume's own box.
+///
+/// Both the volume's grid and this one are padded twice (`FourierGrid` padding 2), so padded frequency `j` means the
+/// same physical frequency in both (`j / (2 · box · pixel)` with `box · pixel` the same physical edge): cropping is
+/// a copy of the coefficients, and the cropped map is the volume's map band-limited to image radius `box/2`,
+/// sampled at `volumeBox / box` times the volume's pixel size (on a scale `(volumeBox / box)³` times the volume's
+/// own map, as the unnormalised transforms of different sizes give it; the real-space work must not depend on
+/// the map's scale). Steps as `FourierVolume.map` and `init(map:)`: padded inverse transform, central window,
+/// trilinear gridding correction; its inverse on the way back.
+///
+/// The buffers and transform plans are made once per box and reused (one `CroppedRealSpace` per box; one caller at
+/// a time). The 3-D transforms use `fftwThreads` threads.
+public final class CroppedRealSpace {
+    /// Edge of the cropped map.
+    public let box: Int
+    /// The cropped map, `box³`, x fastest, origin at `box/2`: filled by `load`, read by `store`.
+    public let map: AlignedBuffer<Float>
+    private let paddedBox: Int
+    private let fft: RealFFT<Float>
+    private let spectrum: AlignedBuffer<SIMD2<Float>>
+    private let padded: AlignedBuffer<Float>
+    /// `sinc²` by integer squared distance from the centre, `0…3(box/2)²`.
+    private let gridding: [Float]
+
+    public init(box: Int, fftwThreads: Int = 1) {
+        precondition(box >= 4 && box % 2 == 0, "CroppedRealSpace: box \(box) must be even and ≥ 4")
+        self.box = box
+        paddedBox = 2 * box
+        fft = RealFFT<Float>(cube: paddedBox, rigor: .estimate, fftwThreads: fftwThreads)
+        spectrum = AlignedBuffer(count: fft.complexCount)
+        padded = AlignedBuffer(count: fft.realCount)
+        map = AlignedBuffer(count: box * box * box)
+        let c = box / 2, p = paddedBox
+        gridding = (0...(3 * c * c)).map { Float(GriddingCorrection.factor(radius: Double($0).squareRoot(), paddedBox: p)) }
+    }
+
+    /// The smallest even box with only factors 2, 3, 5 and 7 (fast transforms), at least `minimum`; the volume's
+    /// own box (rounded up to even) where that is no larger.
+    public static func box(atLeast minimum: Int, volumeBox: Int) -> Int {
+        var b = max(4, minimum + minimum % 2)
+        while b < volumeBox {
+            var rest = b
+            for f in [2, 3, 5, 7] { while rest % f == 0 { rest /= f } }
+            if rest == 1 { return b }
+            b += 2
+        }
+        return volumeBox + volumeBox % 2
+    }
+
+    /// Padded radius of the coefficients that travel: `< paddedBox/2`, so no coefficient lies on the cropped cube's
+    /// Nyquist planes (whose two signed frequencies share one transform element).
+    private func travellingRadius(_ volume: FourierVolume) -> Int {
+        min(box - 1, volume.grid.sphereRadius, volume.grid.halfExtent)
+    }
+
+    /// Fills `map` with `volume`'s map cropped to this box.
+    public func load(from volume: FourierVolume) {
+        precondition(volume.grid.paddedBox == 2 * volume.grid.box, "CroppedRealSpace: the volume must be padded twice")
+        let g = volume.grid, p = paddedBox, hp = p / 2 + 1
+        let limit = travellingRadius(volume), r2 = limit * limit
+        spectrum.zero()
+        withExtendedLifetime(volume.data) {
+            let s = spectrum.baseAddress, d = volume.data.baseAddress
+            for z in -limit...limit {
+                let iz = FourierIndexing.index(frequency: z, size: p)
+                for y in -limit...limit where y * y + z * z <= r2 {
+                    let iy = FourierIndexing.index(frequency: y, size: p)
+                    let row = s + hp * (iy + p * iz), yz = y * y + z * z
+                    var x = 0
+                    while x * x + yz <= r2 {
+                        row[x] = d[g.index(x: x, y: y, z: z)]
+                        x += 1
+                    }
+                }
+            }
+        }
+        fft.inverseCentred(spectrum.baseAddress, padded.baseAddress)
+        let shift = p / 2 - box / 2, c = box / 2
+        gridding.withUnsafeBufferPointer { t in
+            for z in 0..<box {
+                for y in 0..<box {
+                    let src = padded.baseAddress + shift + p * ((y + shift) + p * (z + shift))
+                    let dst = map.baseAddress + box * (y + box * z)
+                    let yz = (y - c) * (y - c) + (z - c) * (z - c)
+                    for x in 0..<box { dst[x] = src[x] * t[(x - c) * (x - c) + yz] }
+                }
+            }
+        }
+    }
+
+    /// Puts `map` back into `volume`, moved by `shift_px` voxels (x, y, z; `V'(r) = V(r − shift)`, a phase ramp
+    /// on the coefficients, sub-voxel and exact for a band-limited map): the coefficients this box carries are
+    /// replaced, every other coefficient of `volume` is set to zero. `map` is left as it was.
+    public func store(into volume: FourierVolume, shift_px: SIMD3<Double> = .zero) {
+        let g = volume.grid, p = paddedBox, hp = p / 2 + 1
+        padded.zero()
+        let shift = p / 2 - box / 2, c = box / 2
+        gridding.withUnsafeBufferPointer { t in
+            for z in 0..<box {
+                for y in 0..<box {
+                    let src = map.baseAddress + box * (y + box * z)
+                    let dst = padded.baseAddress + shift + p * ((y + shift) + p * (z + shift))
+                    let yz = (y - c) * (y - c) + (z - c) * (z - c)
+                    for x in 0..<box { dst[x] = src[x] / t[(x - c) * (x - c) + yz] }
+                }
+            }
+        }
+        fft.forwardCentred(padded.baseAddress, spectrum.baseAddress)
+        // exp(−2πi j·shift/paddedBox) per axis: a shift of the cropped map's voxels is one of the padded cube's.
+        let limit = travellingRadius(volume), r2 = limit * limit
+        func ramp(_ s: Double) -> [SIMD2<Float>] {
+            (-limit...limit).map { j in
+                let angle = -2 * Double.pi * Double(j) * s / Double(p)
+                return SIMD2(Float(cos(angle)), Float(sin(angle)))
+            }
+        }
+        let rx = ramp(shift_px.x), ry = ramp(shift_px.y), rz = ramp(shift_px.z)
+        volume.data.zero()
+        withExtendedLifetime(volume.data) {
+            let s = spectrum.baseAddress, d = volume.data.baseAddress
+            for z in -limit...limit {
+                let iz = FourierIndexing.index(frequency: z, size: p)
+                for y in -limit...limit where y * y + z * z <= r2 {
+                    let iy = FourierIndexing.index(frequency: y, size: p)
+                    let row = s + hp * (iy + p * iz), yz = y * y + z * z
+                    let ryz = complexMultiply(ry[y + limit], rz[z + limit])
+                    var x = 0
+                    while x * x + yz <= r2 {
+                        d[g.index(x: x, y: y, z: z)] = complexMultiply(row[x], complexMultiply(rx[x + limit], ryz))
+                        x += 1
+                    }
+                }
+            }
+        }
+    }
+
+    /// `map` on the grid of a `volumeBox³` map (the volume this space crops): Fourier padding of the cropped map
+    /// (exact for its band, which holds everything the volume carries), on the scale of the volume's own map.
+    public func uncropped(volumeBox: Int) -> [Float] {
+        precondition(volumeBox >= box - 1, "CroppedRealSpace.uncropped: box \(volumeBox) < \(box)")
+        guard volumeBox != box else { return map.toArray() }
+        let small = RealFFT<Float>(cube: box, rigor: .estimate), large = RealFFT<Float>(cube: volumeBox, rigor: .estimate)
+        let from = AlignedBuffer<SIMD2<Float>>(count: small.complexCount)
+        let to = AlignedBuffer<SIMD2<Float>>(count: large.complexCount)
+        small.forwardCentred(map.baseAddress, from.baseAddress)
+        // Frequencies below the cropped Nyquist travel (the Nyquist planes hold nothing the volume carries).
+        let limit = box / 2 - 1, hs = box / 2 + 1, hl = volumeBox / 2 + 1
+        for z in -limit...limit {
+            for y in -limit...limit {
+                let source = from.baseAddress + hs * (FourierIndexing.index(frequency: y, size: box)
+                                                      + box * FourierIndexing.index(frequency: z, size: box))
+                let target = to.baseAddress + hl * (FourierIndexing.index(frequency: y, size: volumeBox)
+                                                    + volumeBox * FourierIndexing.index(frequency: z, size: volumeBox))
+                target.update(from: source, count: limit + 1)
+            }
+        }
+        // The cropped map's sum over its larger voxels is (box / volumeBox)³ times the volume's over its own, which
+        // its scale (volumeBox / box)³ undoes: the coefficients are the volume's, with no factor.
+        var result = [Float](repeating: 0, count: volumeBox * volumeBox * volumeBox)
+        result.withUnsafeMutableBufferPointer { large.inverseCentred(to.baseAddress, $0.baseAddress!) }
+        return result
+    }
+}
