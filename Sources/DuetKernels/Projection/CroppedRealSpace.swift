@@ -61,26 +61,15 @@ public final class CroppedRealSpace {
     /// Fills `map` with `volume`'s map cropped to this box.
     public func load(from volume: FourierVolume) {
         precondition(volume.grid.paddedBox == 2 * volume.grid.box, "CroppedRealSpace: the volume must be padded twice")
-        let g = volume.grid, p = paddedBox, hp = p / 2 + 1
-        let limit = travellingRadius(volume), r2 = limit * limit
         spectrum.zero()
         withExtendedLifetime(volume.data) {
             let s = spectrum.baseAddress, d = volume.data.baseAddress
-            for z in -limit...limit {
-                let iz = FourierIndexing.index(frequency: z, size: p)
-                for y in -limit...limit where y * y + z * z <= r2 {
-                    let iy = FourierIndexing.index(frequency: y, size: p)
-                    let row = s + hp * (iy + p * iz), yz = y * y + z * z
-                    var x = 0
-                    while x * x + yz <= r2 {
-                        row[x] = d[g.index(x: x, y: y, z: z)]
-                        x += 1
-                    }
-                }
+            forEachTravellingCoefficient(of: volume) { spectrumIndex, gridIndex, _, _, _ in
+                s[spectrumIndex] = d[gridIndex]
             }
         }
         fft.inverseCentred(spectrum.baseAddress, padded.baseAddress)
-        let shift = p / 2 - box / 2, c = box / 2
+        let p = paddedBox, shift = p / 2 - box / 2, c = box / 2
         gridding.withUnsafeBufferPointer { t in
             for z in 0..<box {
                 for y in 0..<box {
@@ -97,7 +86,7 @@ public final class CroppedRealSpace {
     /// on the coefficients, sub-voxel and exact for a band-limited map): the coefficients this box carries are
     /// replaced, every other coefficient of `volume` is set to zero. `map` is left as it was.
     public func store(into volume: FourierVolume, shift_px: SIMD3<Double> = .zero) {
-        let g = volume.grid, p = paddedBox, hp = p / 2 + 1
+        let p = paddedBox
         padded.zero()
         let shift = p / 2 - box / 2, c = box / 2
         gridding.withUnsafeBufferPointer { t in
@@ -112,7 +101,7 @@ public final class CroppedRealSpace {
         }
         fft.forwardCentred(padded.baseAddress, spectrum.baseAddress)
         // exp(−2πi j·shift/paddedBox) per axis: a shift of the cropped map's voxels is one of the padded cube's.
-        let limit = travellingRadius(volume), r2 = limit * limit
+        let limit = travellingRadius(volume)
         func ramp(_ s: Double) -> [SIMD2<Float>] {
             (-limit...limit).map { j in
                 let angle = -2 * Double.pi * Double(j) * s / Double(p)
@@ -123,17 +112,28 @@ public final class CroppedRealSpace {
         volume.data.zero()
         withExtendedLifetime(volume.data) {
             let s = spectrum.baseAddress, d = volume.data.baseAddress
-            for z in -limit...limit {
-                let iz = FourierIndexing.index(frequency: z, size: p)
-                for y in -limit...limit where y * y + z * z <= r2 {
-                    let iy = FourierIndexing.index(frequency: y, size: p)
-                    let row = s + hp * (iy + p * iz), yz = y * y + z * z
-                    let ryz = complexMultiply(ry[y + limit], rz[z + limit])
-                    var x = 0
-                    while x * x + yz <= r2 {
-                        d[g.index(x: x, y: y, z: z)] = complexMultiply(row[x], complexMultiply(rx[x + limit], ryz))
-                        x += 1
-                    }
+            forEachTravellingCoefficient(of: volume) { spectrumIndex, gridIndex, x, y, z in
+                let phase = complexMultiply(rx[x + limit], complexMultiply(ry[y + limit], rz[z + limit]))
+                d[gridIndex] = complexMultiply(s[spectrumIndex], phase)
+            }
+        }
+    }
+
+    /// Calls `body(spectrumIndex, gridIndex, x, y, z)` for every coefficient that travels between `volume` and
+    /// this box (padded frequency `(x, y, z)`, `x ≥ 0`, within `travellingRadius`): its index in the padded
+    /// cube's half-spectrum and in `volume`'s storage.
+    private func forEachTravellingCoefficient(of volume: FourierVolume,
+                                              _ body: (Int, Int, Int, Int, Int) -> Void) {
+        let g = volume.grid, p = paddedBox, hp = p / 2 + 1
+        let limit = travellingRadius(volume), r2 = limit * limit
+        for z in -limit...limit {
+            let iz = FourierIndexing.index(frequency: z, size: p)
+            for y in -limit...limit where y * y + z * z <= r2 {
+                let row = hp * (FourierIndexing.index(frequency: y, size: p) + p * iz), yz = y * y + z * z
+                var x = 0
+                while x * x + yz <= r2 {
+                    body(row + x, g.index(x: x, y: y, z: z), x, y, z)
+                    x += 1
                 }
             }
         }
