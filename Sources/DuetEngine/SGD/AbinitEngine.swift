@@ -218,14 +218,19 @@ final class AbinitEngine {
     private func takeStep(_ accumulator: ExactBackProjector, iteration t: Int, radius_px r: Int) {
         let learningRate = t < configuration.highLearningRateIterations ? configuration.initialLearningRate
                                                                          : configuration.learningRate
-        var curvatureSum = 0.0, curvatureCount = 0.0
-        accumulator.forEachCell { _, _, weight in
-            curvatureSum += weight
-            curvatureCount += 1
+        // Sums per z-plane, added in plane order: the same damping at any thread count.
+        let planeSums = AlignedBuffer<SIMD2<Double>>(count: accumulator.planeCount)
+        nonisolated(unsafe) let sums = planeSums.baseAddress
+        accumulator.forEachCellInParallel(threads: configuration.threads) { plane, _, _, weight in
+            sums[plane] += SIMD2(weight, 1)
         }
-        let damping = curvatureCount > 0 ? 0.01 * curvatureSum / curvatureCount : 1
-        accumulator.forEachCell { i, numerator, weight in
-            volume.data[i] -= SIMD2<Float>(learningRate * numerator / (weight + damping))
+        let total = planeSums.toArray().reduce(SIMD2<Double>.zero, +)
+        let damping = total.y > 0 ? 0.01 * total.x / total.y : 1
+        nonisolated(unsafe) let data = volume.data.baseAddress
+        withExtendedLifetime(volume) {
+            accumulator.forEachCellInParallel(threads: configuration.threads) { _, i, numerator, weight in
+                data[i] -= SIMD2<Float>(learningRate * numerator / (weight + damping))
+            }
         }
         applyConstraints(radius_px: r)
     }
@@ -265,21 +270,32 @@ final class AbinitEngine {
     /// How each image of `batch` fits the map at its best pose: `PoseQuality`'s normalised correlation over the
     /// radii of the pose search and `ResidualHotspot` over the band to `hotspotResolution_A`.
     private func fitsAtBestPoses(batch: PoseImageBatch, poses: [[WeightedPose]], radius_px r: Int) -> [ImageFit] {
-        let slice = AlignedBuffer<SIMD2<Float>>(count: data.complexCount)
         let quality = PoseQuality(box: data.box, radius_px: r, minRadius_px: min(minAlignmentRadius_px, Double(r) / 2),
                                   noiseVariance: noise.variance)
         let bandRadius_px = min(r, max(1, Int(Double(data.box) * data.pixelSize_A / Self.hotspotResolution_A)))
         let window_px = min(data.box, 2 * max(1, Int(((Self.hotspotWindow_A / data.pixelSize_A - 1) / 2).rounded())) + 1)
-        let hotspot = ResidualHotspot(box: data.box, radius_px: bandRadius_px, window_px: window_px,
-                                      noiseVariance: noise.variance)
-        return poses.enumerated().map { slot, imagePoses in
-            guard let best = imagePoses.first else { return ImageFit(correlation: 0, residualHotspot: 1) }
-            volume.project(rotation: best.rotation, translation_px: best.shift_px, radius_px: r, into: slice.baseAddress)
-            let image = batch.spectra.baseAddress + slot * data.complexCount
-            let ctf = batch.ctfs.baseAddress + slot * data.complexCount
-            return ImageFit(correlation: quality.normalisedCorrelation(image: image, ctf: ctf, projection: slice.baseAddress),
-                            residualHotspot: hotspot.ratio(image: image, ctf: ctf, projection: slice.baseAddress))
+        let workers = min(max(1, poses.count), max(1, configuration.threads ?? ParallelFor.defaultThreads))
+        let slices = (0..<workers).map { _ in AlignedBuffer<SIMD2<Float>>(count: data.complexCount) }
+        let hotspots = (0..<workers).map { _ in
+            ResidualHotspot(box: data.box, radius_px: bandRadius_px, window_px: window_px, noiseVariance: noise.variance)
         }
+        let fits = AlignedBuffer<SIMD2<Double>>(count: poses.count)
+        let complexCount = data.complexCount, volume = volume
+        nonisolated(unsafe) let hotspotList = hotspots, out = fits.baseAddress
+        withExtendedLifetime((slices, hotspots, fits)) {
+            ParallelFor.runPerWorker(count: poses.count, workers: workers) { worker, range in
+                let slice = slices[worker].baseAddress, hotspot = hotspotList[worker]
+                for slot in range {
+                    guard let best = poses[slot].first else { out[slot] = SIMD2(0, 1); continue }
+                    volume.project(rotation: best.rotation, translation_px: best.shift_px, radius_px: r, into: slice)
+                    let image = batch.spectra.baseAddress + slot * complexCount
+                    let ctf = batch.ctfs.baseAddress + slot * complexCount
+                    out[slot] = SIMD2(quality.normalisedCorrelation(image: image, ctf: ctf, projection: slice),
+                                      hotspot.ratio(image: image, ctf: ctf, projection: slice))
+                }
+            }
+        }
+        return fits.toArray().map { ImageFit(correlation: $0.x, residualHotspot: $0.y) }
     }
 
     /// The residual hotspot's band and window (`ResidualHotspot`): the scale of a particle's low-resolution
@@ -340,24 +356,37 @@ final class AbinitEngine {
         let box = data.box
         // Each image's residual power, per shell in its own row (exact sums over ranks), or per coefficient in
         // fixed point (`.coloured`).
-        var rows = noise.kind == .coloured ? [] : [Double](repeating: 0, count: minibatchCount * box)
-        var sums = noise.kind == .coloured ? [Int64](repeating: 0, count: data.complexCount) : []
-        let slice = AlignedBuffer<SIMD2<Float>>(count: data.complexCount)
-        for (slot, imagePoses) in poses.enumerated() {
-            guard let best = imagePoses.first else { continue }
-            volume.project(rotation: best.rotation, translation_px: best.shift_px, radius_px: r, into: slice.baseAddress)
-            let x = batch.spectra.baseAddress + slot * data.complexCount, c = batch.ctfs.baseAddress + slot * data.complexCount
-            let row = positions[slot] * box, scale = Float(best.scale)
-            NoiseModel.forEachCoefficient(box: box, radius_px: r) { k, shell in
-                let residual = SIMD2<Double>(x[k] - scale * c[k] * slice[k])
-                let power = (residual * residual).sum() / 2
-                if sums.isEmpty {
-                    rows[row + shell] += power
-                } else {
-                    sums[k] += NoiseModel.fixedPoint(power, unit: noise.variance.values[k])
+        let coloured = noise.kind == .coloured
+        let rowBuffer = AlignedBuffer<Double>(count: coloured ? 0 : minibatchCount * box)
+        let workers = min(max(1, poses.count), max(1, configuration.threads ?? ParallelFor.defaultThreads))
+        let slices = (0..<workers).map { _ in AlignedBuffer<SIMD2<Float>>(count: data.complexCount) }
+        let workerSums = (0..<(coloured ? workers : 0)).map { _ in AlignedBuffer<Int64>(count: data.complexCount) }
+        let variances = noise.variance.values, complexCount = data.complexCount, volume = volume
+        nonisolated(unsafe) let rowBase = rowBuffer.baseAddress
+        withExtendedLifetime((slices, workerSums, rowBuffer)) {
+            ParallelFor.runPerWorker(count: poses.count, workers: workers) { worker, range in
+                let slice = slices[worker].baseAddress
+                for slot in range {
+                    guard let best = poses[slot].first else { continue }
+                    volume.project(rotation: best.rotation, translation_px: best.shift_px, radius_px: r, into: slice)
+                    let x = batch.spectra.baseAddress + slot * complexCount, c = batch.ctfs.baseAddress + slot * complexCount
+                    let row = positions[slot] * box, scale = Float(best.scale)
+                    NoiseModel.forEachCoefficient(box: box, radius_px: r) { k, shell in
+                        let residual = SIMD2<Double>(x[k] - scale * c[k] * slice[k])
+                        let power = (residual * residual).sum() / 2
+                        if coloured {
+                            workerSums[worker][k] += NoiseModel.fixedPoint(power, unit: variances[k])
+                        } else {
+                            rowBase[row + shell] += power
+                        }
+                    }
                 }
             }
         }
+        // Integer sums: the same whichever worker saw which image.
+        var sums = coloured ? [Int64](repeating: 0, count: complexCount) : []
+        for part in workerSums { for k in sums.indices { sums[k] += part[k] } }
+        let rows = rowBuffer.toArray()
         if sums.isEmpty {
             var counts = [Double](repeating: 0, count: box)
             NoiseModel.forEachCoefficient(box: box, radius_px: r) { _, shell in counts[shell] += Double(minibatchCount) }
@@ -448,8 +477,22 @@ final class AbinitEngine {
         UnsafeRawBufferPointer(volume.data.buffer).withMemoryRebound(to: Float.self) { Array($0) }
     }
 
-    /// Replaces the volume's storage by `values` (as `volumeStorage()` returns it).
+    /// Replaces the volume's storage by `values` (as `volumeStorage()` returns it). A checkpoint written before the
+    /// volume was stored to its largest radius only (the whole box's grid) gives the coefficients this grid holds.
     func setVolumeStorage(_ values: [Float]) throws {
+        let whole = FourierGrid(box: data.box)
+        if values.count == 2 * whole.count && whole.count != grid.count {
+            let h = grid.halfExtent
+            for z in -h...h {
+                for y in -h...h {
+                    for x in 0...h {
+                        let i = whole.index(x: x, y: y, z: z)
+                        volume.data[grid.index(x: x, y: y, z: z)] = SIMD2(values[2 * i], values[2 * i + 1])
+                    }
+                }
+            }
+            return
+        }
         guard values.count == 2 * grid.count else {
             throw DuetError("checkpoint volume has the wrong size (written by another version of duet?)")
         }

@@ -297,13 +297,21 @@ final class PreparedImages: @unchecked Sendable {
         quadraticTerms.initialize(repeating: 0, count: imageCount * stride)
         linearTerms = .allocate(capacity: imageCount * shiftCount * stride)
         linearTerms.initialize(repeating: 0, count: imageCount * shiftCount * stride)
-        // conj(S_t(k)) = exp(+2πi k·t / box), per shift and coefficient.
+        // conj(S_t(k)) = exp(+2πi k·t / box), per shift and coefficient: the product of a factor per kx and one
+        // per ky (a few hundred sines per shift instead of one per coefficient).
+        let maxX = Int(layout.kx.max() ?? 0), maxY = Int(layout.ky.map(abs).max() ?? 0)
+        func factors(_ shift: Double, _ range: ClosedRange<Int>) -> [SIMD2<Double>] {
+            range.map { k in
+                let a = 2 * Double.pi * Double(k) * shift / Double(box)
+                return SIMD2(cos(a), sin(a))
+            }
+        }
         var phaseTable = [SIMD2<Double>](repeating: .zero, count: shiftCount * n)
         for t in 0..<shiftCount {
+            let fx = factors(shifts[t].x, 0...maxX), fy = factors(shifts[t].y, -maxY...maxY)
             for e in 0..<n {
-                let a = 2 * Double.pi * (Double(layout.kx[e]) * shifts[t].x + Double(layout.ky[e]) * shifts[t].y)
-                    / Double(box)
-                phaseTable[t * n + e] = SIMD2(cos(a), sin(a))
+                let a = fx[Int(layout.kx[e])], b = fy[Int(layout.ky[e]) + maxY]
+                phaseTable[t * n + e] = SIMD2(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x)
             }
         }
         let phases = phaseTable

@@ -7,7 +7,7 @@
 ///
 /// Independent of the image's contrast scale; about 0 for empty ice, highest for particles that fit the map well.
 /// Made once per radius and noise model (the coefficient list and weights), then evaluated per image.
-public struct PoseQuality {
+public struct PoseQuality: Sendable {
     private let layout: AnnulusLayout
     /// `f_k/σ²_k` per coefficient of `layout`.
     private let weights: [Double]

@@ -74,25 +74,46 @@ public final class ExactBackProjector: @unchecked Sendable {
                 }
             }
         }
-        for buffer in extra {
-            for i in 0..<(3 * regionCount) { cells[i] &+= buffer[i] }
+        // Integer sums: the same in any order, so the reduction is split over the workers too.
+        nonisolated(unsafe) let total = cells.baseAddress, parts = extra.map(\.baseAddress)
+        withExtendedLifetime(extra) {
+            ParallelFor.run(count: 3 * regionCount, threads: workers) { range in
+                for part in parts {
+                    for i in range { total[i] &+= part[i] }
+                }
+            }
         }
     }
 
     /// Calls `body(gridIndex, numerator, weight)` for every cell of the region with a nonzero weight, in storage
     /// order, with the values converted back from fixed point.
     public func forEachCell(_ body: (_ gridIndex: Int, _ numerator: SIMD2<Double>, _ weight: Double) -> Void) {
+        for z in 0..<ry { forEachCell(inPlane: z, body) }
+    }
+
+    /// `forEachCell` split by z-plane over `threads` workers (default: all cores): `body` gets the plane's index
+    /// (`0..<planeCount`) and must write only what belongs to that cell.
+    public func forEachCellInParallel(threads: Int? = nil,
+                                      _ body: @Sendable (_ plane: Int, _ gridIndex: Int, _ numerator: SIMD2<Double>,
+                                                         _ weight: Double) -> Void) {
+        ParallelFor.run(count: ry, threads: threads) { planes in
+            for z in planes { self.forEachCell(inPlane: z) { body(z, $0, $1, $2) } }
+        }
+    }
+
+    /// Number of z-planes of the region (`forEachCellInParallel`'s plane indices).
+    public var planeCount: Int { ry }
+
+    private func forEachCell(inPlane z: Int, _ body: (_ gridIndex: Int, _ numerator: SIMD2<Double>, _ weight: Double) -> Void) {
         let unit = 1 / scale
         let numerators = cells.baseAddress, weights = cells.baseAddress + 2 * regionCount
-        for z in 0..<ry {
-            for y in 0..<ry {
-                for x in 0..<rx {
-                    let c = x + rx * (y + ry * z)
-                    guard weights[c] != 0 else { continue }
-                    let gridIndex = grid.index(x: x, y: y - reach, z: z - reach)
-                    body(gridIndex, SIMD2(Double(numerators[2 * c]), Double(numerators[2 * c + 1])) * unit,
-                         Double(weights[c]) * unit)
-                }
+        for y in 0..<ry {
+            for x in 0..<rx {
+                let c = x + rx * (y + ry * z)
+                guard weights[c] != 0 else { continue }
+                let gridIndex = grid.index(x: x, y: y - reach, z: z - reach)
+                body(gridIndex, SIMD2(Double(numerators[2 * c]), Double(numerators[2 * c + 1])) * unit,
+                     Double(weights[c]) * unit)
             }
         }
     }
