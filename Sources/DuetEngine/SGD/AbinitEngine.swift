@@ -82,6 +82,8 @@ final class AbinitEngine {
     private let grid: FourierGrid
     /// The real-space constraints' workspace for the current cropped box.
     private var realSpace: CroppedRealSpace?
+    /// The last iteration's gradient accumulator, whose memory the next one at the same radius reuses.
+    private var gradientAccumulator: ExactBackProjector?
     private let diameter_px: Double
     private let maxRadius_px: Int
     /// The pose search's high-pass radius (image Fourier pixels).
@@ -191,8 +193,9 @@ final class AbinitEngine {
             try MinibatchGradient.accumulate(volume: volume, batch: batch, poses: poses.map(symmetryExpanded),
                                              noiseVariance: noise.variance,
                                              radius_px: r, grid: grid, threads: configuration.threads,
-                                             communicator: communicator)
+                                             communicator: communicator, reusing: gradientAccumulator)
         }
+        gradientAccumulator = accumulator
         times.measure(.update) { takeStep(accumulator, iteration: t, radius_px: r) }
         return essSum / Double(max(1, minibatch.count))
     }

@@ -12,9 +12,10 @@ enum MinibatchGradient {
     static let sliceMemoryBudget_bytes = 512 << 20
 
     /// Collective over `communicator`: every rank passes its own images of the minibatch and their posteriors.
+    /// `reusing` is an accumulator of an earlier call whose memory serves again when its radius and grid match.
     static func accumulate(volume: FourierVolume, batch: PoseImageBatch, poses: [[WeightedPose]],
                            noiseVariance: NoiseSpectrum, radius_px: Int, grid: FourierGrid, threads: Int?,
-                           communicator: Communicator,
+                           communicator: Communicator, reusing previous: ExactBackProjector? = nil,
                            budget_bytes: Int = sliceMemoryBudget_bytes) throws -> ExactBackProjector {
         let sliceCount = SliceLayout.compact(radius_px: radius_px, imageBox: batch.box).complexCount
         let bytesPerSlice = sliceCount * (MemoryLayout<SIMD2<Float>>.stride + MemoryLayout<Float>.stride)
@@ -28,7 +29,13 @@ enum MinibatchGradient {
         let largest = single.map(\.maxAbsoluteValue) ?? groups.map { slices($0).maxAbsoluteValue }.max() ?? 0
         let scale = ExactBackProjector.scale(maxAbsoluteValue: try communicator.allreduceMax(largest),
                                              sliceCount: try communicator.allreduceSum(poseCounts.reduce(0, +)))
-        let accumulator = ExactBackProjector(grid: grid, radius_px: radius_px, scale: scale)
+        let accumulator: ExactBackProjector
+        if let previous, previous.radius_px == radius_px, previous.grid == grid {
+            previous.reset(scale: scale)
+            accumulator = previous
+        } else {
+            accumulator = ExactBackProjector(grid: grid, radius_px: radius_px, scale: scale)
+        }
         for group in groups { (single ?? slices(group)).insert(into: accumulator, threads: threads) }
         try communicator.allreduceSum(accumulator.cells.buffer)
         return accumulator

@@ -15,12 +15,14 @@ public final class ExactBackProjector: @unchecked Sendable {
     public let grid: FourierGrid
     public let radius_px: Int
     /// Fixed-point units per unit of value: a power of two.
-    public let scale: Double
+    public private(set) var scale: Double
     /// Numerators then weights of the region, in fixed point.
     public let cells: AlignedBuffer<Int64>
     /// Cells in the region.
     public let regionCount: Int
     private let reach: Int, rx: Int, ry: Int
+    /// The extra workers' cells, all zero between calls of `insert`.
+    private var workerCells = [AlignedBuffer<Int64>]()
 
     /// An empty accumulator for slices of image radius ≤ `radius_px` on `grid`, with fixed-point `scale`
     /// (see `scale(maxAbsoluteValue:sliceCount:)`).
@@ -34,6 +36,13 @@ public final class ExactBackProjector: @unchecked Sendable {
         ry = 2 * reach + 1
         regionCount = rx * ry * ry
         cells = AlignedBuffer(count: 3 * regionCount)
+    }
+
+    /// Empties the accumulator for another sum at fixed-point `scale`, keeping its memory (no new pages to fault
+    /// in: the region is hundreds of megabytes at high resolution).
+    public func reset(scale: Double) {
+        cells.zero()
+        self.scale = scale
     }
 
     /// The largest power-of-two scale (at most 2^100) for which `sliceCount` slices whose values and weights are
@@ -57,7 +66,8 @@ public final class ExactBackProjector: @unchecked Sendable {
         precondition(translations_px.count == count, "ExactBackProjector: one translation per rotation")
         let workers = min(count, max(1, threads ?? ParallelFor.defaultThreads))
         guard workers > 0 else { return }
-        let extra = (1..<workers).map { _ in AlignedBuffer<Int64>(count: 3 * regionCount) }
+        while workerCells.count < workers - 1 { workerCells.append(AlignedBuffer(count: 3 * regionCount)) }
+        let extra = Array(workerCells.prefix(workers - 1))
         let targets = [cells.baseAddress] + extra.map(\.baseAddress)
         nonisolated(unsafe) let slices = slices, sliceWeights = sliceWeights, shared = targets
         withExtendedLifetime((self, extra)) {
@@ -79,7 +89,10 @@ public final class ExactBackProjector: @unchecked Sendable {
         withExtendedLifetime(extra) {
             ParallelFor.run(count: 3 * regionCount, threads: workers) { range in
                 for part in parts {
-                    for i in range { total[i] &+= part[i] }
+                    for i in range {
+                        total[i] &+= part[i]
+                        part[i] = 0
+                    }
                 }
             }
         }
