@@ -13,7 +13,8 @@ final class CroppedRealSpaceTests: XCTestCase {
 
     /// The largest difference between `a` and `b` over the coefficients of padded radius ≤ `radius`, and the
     /// largest magnitude of `a` there.
-    private func maxDifference(_ a: FourierVolume, _ b: FourierVolume, radius: Int) -> (difference: Float, largest: Float) {
+    private func maxDifference(_ a: FourierVolume, _ b: FourierVolume,
+                               radius: Int) -> (difference: Float, largest: Float) {
         var difference: Float = 0, largest: Float = 0
         let g = a.grid
         for z in -radius...radius {
@@ -73,7 +74,8 @@ final class CroppedRealSpaceTests: XCTestCase {
         let after = try XCTUnwrap(RealSpaceConstraints.centreOfMass(UnsafeBufferPointer(space.map.buffer), box: 16))
         for axis in 0..<3 { XCTAssertEqual(after[axis] - before[axis], shift[axis], accuracy: 0.03, "axis \(axis)") }
         // (0.03 voxel: the radial gridding correction, divided at the old position and multiplied at the new one,
-        // tilts the blob a little.) What the cropped box does not carry is cleared: a volume with the whole band keeps padded radius < 16.
+        // tilts the blob a little.) What the cropped box does not carry is cleared: a volume with the whole band
+        // keeps padded radius < 16.
         let whole = FourierVolume(map: S.blobVolume(box: 40, blobs: S.testBlobs), grid: FourierGrid(box: 40))
         space.load(from: whole)
         space.store(into: whole)

@@ -276,11 +276,13 @@ final class AbinitEngine {
         let quality = PoseQuality(box: data.box, radius_px: r, minRadius_px: min(minAlignmentRadius_px, Double(r) / 2),
                                   noiseVariance: noise.variance)
         let bandRadius_px = min(r, max(1, Int(Double(data.box) * data.pixelSize_A / Self.hotspotResolution_A)))
-        let window_px = min(data.box, 2 * max(1, Int(((Self.hotspotWindow_A / data.pixelSize_A - 1) / 2).rounded())) + 1)
+        let halfWindow_px = max(1, Int(((Self.hotspotWindow_A / data.pixelSize_A - 1) / 2).rounded()))
+        let window_px = min(data.box, 2 * halfWindow_px + 1)
         let workers = min(max(1, poses.count), max(1, configuration.threads ?? ParallelFor.defaultThreads))
         let slices = (0..<workers).map { _ in AlignedBuffer<SIMD2<Float>>(count: data.complexCount) }
         let hotspots = (0..<workers).map { _ in
-            ResidualHotspot(box: data.box, radius_px: bandRadius_px, window_px: window_px, noiseVariance: noise.variance)
+            ResidualHotspot(box: data.box, radius_px: bandRadius_px, window_px: window_px,
+                            noiseVariance: noise.variance)
         }
         let fits = AlignedBuffer<SIMD2<Double>>(count: poses.count)
         let complexCount = data.complexCount, volume = volume
@@ -372,7 +374,8 @@ final class AbinitEngine {
                 for slot in range {
                     guard let best = poses[slot].first else { continue }
                     volume.project(rotation: best.rotation, translation_px: best.shift_px, radius_px: r, into: slice)
-                    let x = batch.spectra.baseAddress + slot * complexCount, c = batch.ctfs.baseAddress + slot * complexCount
+                    let x = batch.spectra.baseAddress + slot * complexCount
+                    let c = batch.ctfs.baseAddress + slot * complexCount
                     let row = positions[slot] * box, scale = Float(best.scale)
                     NoiseModel.forEachCoefficient(box: box, radius_px: r) { k, shell in
                         let residual = SIMD2<Double>(x[k] - scale * c[k] * slice[k])
@@ -408,7 +411,8 @@ final class AbinitEngine {
         let space = CroppedRealSpace(box: CroppedRealSpace.box(atLeast: 2 * (startRadius + 8), volumeBox: box))
         let b = space.box, toCropped = Double(b) / Double(box)
         for i in 0..<space.map.count { space.map[i] = Float(generator.nextGaussian()) }
-        RealSpaceConstraints.applySphericalWindow(space.map.buffer, box: b, innerRadius_px: (diameter_px / 2 - 2) * toCropped,
+        RealSpaceConstraints.applySphericalWindow(space.map.buffer, box: b,
+                                                  innerRadius_px: (diameter_px / 2 - 2) * toCropped,
                                                   outerRadius_px: (diameter_px / 2 + 2) * toCropped)
         let lowPassed = FourierVolume(grid: FourierGrid(box: box, maxRadius_px: startRadius))
         space.store(into: lowPassed)
@@ -431,8 +435,9 @@ final class AbinitEngine {
         space.load(from: volume)
         if configuration.enforceNonNegativity { _ = RealSpaceConstraints.clampNegative(map) }
         if configuration.window {
+            let outer_px = min(Double(b) / 2, (diameter_px / 2 + 4) * toCropped)
             RealSpaceConstraints.applySphericalWindow(map, box: b, innerRadius_px: diameter_px / 2 * toCropped,
-                                                      outerRadius_px: min(Double(b) / 2, (diameter_px / 2 + 4) * toCropped))
+                                                      outerRadius_px: outer_px)
         }
         var shift = SIMD3<Double>.zero
         if configuration.recentre, let centre = RealSpaceConstraints.centreOfMass(UnsafeBufferPointer(map), box: b) {

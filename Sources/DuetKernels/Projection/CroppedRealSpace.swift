@@ -36,7 +36,9 @@ public final class CroppedRealSpace {
         padded = AlignedBuffer(count: fft.realCount)
         map = AlignedBuffer(count: box * box * box)
         let c = box / 2, p = paddedBox
-        gridding = (0...(3 * c * c)).map { Float(GriddingCorrection.factor(radius: Double($0).squareRoot(), paddedBox: p)) }
+        gridding = (0...(3 * c * c)).map {
+            Float(GriddingCorrection.factor(radius: Double($0).squareRoot(), paddedBox: p))
+        }
     }
 
     /// The smallest even box with only factors 2, 3, 5 and 7 (fast transforms), at least `minimum`; the volume's
@@ -144,7 +146,8 @@ public final class CroppedRealSpace {
     public func uncropped(volumeBox: Int) -> [Float] {
         precondition(volumeBox >= box - 1, "CroppedRealSpace.uncropped: box \(volumeBox) < \(box)")
         guard volumeBox != box else { return map.toArray() }
-        let small = RealFFT<Float>(cube: box, rigor: .estimate), large = RealFFT<Float>(cube: volumeBox, rigor: .estimate)
+        let small = RealFFT<Float>(cube: box, rigor: .estimate)
+        let large = RealFFT<Float>(cube: volumeBox, rigor: .estimate)
         let from = AlignedBuffer<SIMD2<Float>>(count: small.complexCount)
         let to = AlignedBuffer<SIMD2<Float>>(count: large.complexCount)
         small.forwardCentred(map.baseAddress, from.baseAddress)

@@ -56,7 +56,7 @@ public final class ExactBackProjector: @unchecked Sendable {
 
     /// Adds `rotations.count` slices on `threads` workers (default: all cores), with the meaning of
     /// `BackProjector.insert(slices:…)`, the slices in `layout` (default: the image's). Each worker sums into its
-    /// own fixed-point cells; the workers' cells are then added exactly.
+    /// own fixed-point cells (kept, zero, for the next call); the workers' cells are then added exactly.
     public func insert(slices: UnsafePointer<SIMD2<Float>>, sliceStride: Int, sliceWeights: UnsafePointer<Float>,
                        weightStride: Int, rotations: [Rotation], translations_px: [SIMD2<Double>],
                        layout: SliceLayout? = nil, threads: Int? = nil) {
@@ -104,8 +104,9 @@ public final class ExactBackProjector: @unchecked Sendable {
         for z in 0..<ry { forEachCell(inPlane: z, body) }
     }
 
-    /// `forEachCell` split by z-plane over `threads` workers (default: all cores): `body` gets the plane's index
-    /// (`0..<planeCount`) and must write only what belongs to that cell.
+    /// `forEachCell` split by z-plane over `threads` workers (default: all cores), each plane's cells in storage
+    /// order: `body` gets the plane's index (`0..<planeCount`) and must write only what belongs to that cell or
+    /// plane.
     public func forEachCellInParallel(threads: Int? = nil,
                                       _ body: @Sendable (_ plane: Int, _ gridIndex: Int, _ numerator: SIMD2<Double>,
                                                          _ weight: Double) -> Void) {
@@ -117,7 +118,8 @@ public final class ExactBackProjector: @unchecked Sendable {
     /// Number of z-planes of the region (`forEachCellInParallel`'s plane indices).
     public var planeCount: Int { ry }
 
-    private func forEachCell(inPlane z: Int, _ body: (_ gridIndex: Int, _ numerator: SIMD2<Double>, _ weight: Double) -> Void) {
+    private func forEachCell(inPlane z: Int,
+                             _ body: (_ gridIndex: Int, _ numerator: SIMD2<Double>, _ weight: Double) -> Void) {
         let unit = 1 / scale
         let numerators = cells.baseAddress, weights = cells.baseAddress + 2 * regionCount
         for y in 0..<ry {

@@ -63,7 +63,8 @@ public enum DataTerm {
     /// are projected and weighted in parallel on `threads` workers; each slice depends only on its own image and
     /// pose.
     public static func gradientSlices(volume: FourierVolume, images: PoseImageBatch, poses: [[WeightedPose]],
-                                      noiseVariance: NoiseSpectrum, radius_px: Int, threads: Int? = nil) -> GradientSlices {
+                                      noiseVariance: NoiseSpectrum, radius_px: Int,
+                                      threads: Int? = nil) -> GradientSlices {
         let layout = AnnulusLayout(box: images.box, radius: radius_px, minRadius: 0)
         let sliceLayout = SliceLayout.compact(radius_px: radius_px, imageBox: images.box)
         let sliceIndex = (0..<layout.count).map { sliceLayout.index(kx: Int(layout.kx[$0]), ky: Int(layout.ky[$0])) }
