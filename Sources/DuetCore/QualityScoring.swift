@@ -44,8 +44,8 @@ public struct QualityScoring: Equatable, Sendable {
     /// The median and 1.4826 × the median absolute deviation of `values`; a spread of 1 where that is 0 (fewer
     /// than two distinct values), so that scores stay finite.
     private static func robustLocation(_ values: [Double]) -> (median: Double, spread: Double) {
-        guard let median = values.median, let deviation = values.map({ abs($0 - median) }).median,
-              deviation > 0 else { return (values.median ?? 0, 1) }
+        guard let median = values.median else { return (0, 1) }
+        guard let deviation = values.map({ abs($0 - median) }).median, deviation > 0 else { return (median, 1) }
         return (median, 1.4826 * deviation)
     }
 }

@@ -21,7 +21,7 @@ struct CroppedMaps {
     /// window cutting into B's own content where B is off-centre.
     init(reference a: [Float], moving b: [Float], box inputBox: Int, radius: Int, threads: Int) {
         self.radius = radius
-        box = min(inputBox, ShellCorrelator.fftFriendlySize(atLeast: 2 * radius + 2))
+        box = min(inputBox, FFTSize.even(atLeast: 2 * radius + 2))
         // One FFTW thread: a threaded plan may round differently, and results must not depend on `threads`.
         let fftIn = RealFFT<Float>(cube: inputBox, rigor: .estimate)
         let fftOut = RealFFT<Float>(cube: box, rigor: .estimate)

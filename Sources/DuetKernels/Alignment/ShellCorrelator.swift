@@ -76,7 +76,7 @@ final class ShellCorrelator: @unchecked Sendable {
         self.radius = radius
         self.moving = moving
         sampler = VolumeSampler(moving)
-        gridSize = Self.fftFriendlySize(atLeast: 2 * radius + 2)
+        gridSize = FFTSize.even(atLeast: 2 * radius + 2)
         fft = RealFFT<Float>(cube: gridSize, rigor: .estimate)
         inversePlan = FFTPlanCache.shared.plan(Float.self, forward: false, dims: fft.shape, aligned: true,
                                                rigor: .estimate, threads: 1)
@@ -183,16 +183,5 @@ final class ShellCorrelator: @unchecked Sendable {
         let wrapped = j &- SIMD3(repeating: n).replacing(with: 0, where: j .<= n / 2)   // signed grid index
         let signed = SIMD3<Double>(Double(wrapped.x), Double(wrapped.y), Double(wrapped.z))
         return Peak(score: value, translation_px: (signed + offset) * Double(box) / Double(n))
-    }
-
-    /// The smallest even size ≥ `n` whose prime factors are 2, 3 and 5 (fast for FFTW).
-    static func fftFriendlySize(atLeast n: Int) -> Int {
-        var m = max(2, n + n % 2)
-        while true {
-            var r = m
-            for p in [2, 3, 5] { while r % p == 0 { r /= p } }
-            if r == 1 { return m }
-            m += 2
-        }
     }
 }

@@ -37,7 +37,7 @@ extension BackProjector {
     /// checks this on its own data.
     ///
     /// Cost: `griddingIterations` pairs of 3-D FFTs of edge `N` ≈ `P + 3…P + 16` (P = `grid.paddedBox`; see
-    /// `IterativeGriddingWeights.fftFriendlySize`) plus one of edge `P`: measured 0.15 s at box 48 (N = 100) and
+    /// `FFTSize.even`) plus one of edge `P`: measured 0.15 s at box 48 (N = 100) and
     /// 0.35–0.7 s at box 64 (N = 144) on two shared cores, against 0.03–0.05 s for the former direct division.
     public func reconstruct(griddingIterations: Int = 10, griddingCorrection: Bool = true,
                             fftwThreads: Int? = nil) -> [Float] {

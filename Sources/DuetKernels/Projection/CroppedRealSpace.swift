@@ -41,17 +41,11 @@ public final class CroppedRealSpace {
         }
     }
 
-    /// The smallest even box with only factors 2, 3, 5 and 7 (fast transforms), at least `minimum`; the volume's
-    /// own box (rounded up to even) where that is no larger.
+    /// The smallest even box with only factors 2, 3, 5 and 7 (`FFTSize`), at least `minimum` and 4; the volume's
+    /// own box (rounded up to even) where that is no smaller.
     public static func box(atLeast minimum: Int, volumeBox: Int) -> Int {
-        var b = max(4, minimum + minimum % 2)
-        while b < volumeBox {
-            var rest = b
-            for f in [2, 3, 5, 7] { while rest % f == 0 { rest /= f } }
-            if rest == 1 { return b }
-            b += 2
-        }
-        return volumeBox + volumeBox % 2
+        let b = FFTSize.even(atLeast: max(4, minimum), primes: [2, 3, 5, 7])
+        return b < volumeBox ? b : volumeBox + volumeBox % 2
     }
 
     /// Padded radius of the coefficients that travel: `< paddedBox/2`, so no coefficient lies on the cropped cube's

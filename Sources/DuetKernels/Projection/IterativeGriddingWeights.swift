@@ -61,8 +61,9 @@ struct KaiserBesselBlob: Sendable {
 /// Fourier transform `B(r/P)/B(0)` (`r` the real-space distance in voxels, `P` = `paddedBox`, so the kernel has
 /// unit sum), forward FFT. RELION does this on its data array's cube of edge `2(R+1)+1` (so nothing on the
 /// sphere wraps around onto the opposite side); Duet uses the next FFT-friendly size `N` at or above it
-/// (`fftFriendlySize`) and evaluates the multiplier at `r·N_RELION/(N·P)`, which is the same continuous kernel
-/// (radius `3.8·N_RELION/P` Fourier samples, as RELION's) sampled on a finer grid. Measured on the `small` bench
+/// (`FFTSize.even`: RELION's own odd `2R + 3` often has a large prime factor) and evaluates the multiplier at
+/// `r·N_RELION/(N·P)`, which is the same continuous kernel (radius `3.8·N_RELION/P` Fourier samples, as RELION's)
+/// sampled on a finer grid. Measured on the `small` bench
 /// set (box 64): the maps made with `N = N_RELION` = 131 and with `N` = 144 have FSC 1.0000 with each other and
 /// their FSCs against the truth differ by ≤ 0.0001 at every shell.
 ///
@@ -83,7 +84,7 @@ struct IterativeGriddingWeights {
         precondition(iterations >= 1, "IterativeGriddingWeights: iterations < 1")
         let R = g.sphereRadius
         let relionSize = 2 * (R + 1) + 1
-        let n = Self.fftFriendlySize(atLeast: relionSize)
+        let n = FFTSize.even(atLeast: relionSize)
         size = n
         let fft = RealFFT<Float>(cube: n, rigor: .estimate, fftwThreads: fftwThreads)
         let spectrum = AlignedBuffer<SIMD2<Float>>(count: fft.complexCount)
@@ -183,21 +184,6 @@ struct IterativeGriddingWeights {
                 while length > 0 && (length - 1) * (length - 1) >= rest { length -= 1 }
                 body(y, z, length)
             }
-        }
-    }
-
-    /// The smallest even `n ≥ minimum` whose only prime factors are 2, 3 and 5. RELION's own size `2R + 3` is odd
-    /// and often has a large prime factor; with FFTW's estimated plans in single precision that is slow (measured
-    /// for one forward transform: 99³ 310 ms against 100³ 4 ms; 135³ 24 ms against 144³ 13 ms, and 140³ = 2²·5·7
-    /// 19 ms).
-    static func fftFriendlySize(atLeast minimum: Int) -> Int {
-        var n = max(2, minimum)
-        n += n % 2
-        while true {
-            var m = n
-            for p in [2, 3, 5] { while m % p == 0 { m /= p } }
-            if m == 1 { return n }
-            n += 2
         }
     }
 }
