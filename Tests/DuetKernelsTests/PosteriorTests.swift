@@ -314,6 +314,29 @@ final class PosteriorTests: XCTestCase {
         XCTAssertGreaterThan(one.map { $0.poses.count }.max()!, 3, "posterior should not be a delta here")
     }
 
+    /// Without summaries the kept poses, weights and scales are the same; only the ESS and evidence are left out.
+    func testSkippedSummariesKeepThePoses() {
+        let problem = Problem(seed: 13)
+        var random = S.Random(seed: 14)
+        let power = problem.meanSignalPower(radius: 10)
+        let images = (0..<3).map { i in
+            problem.image(i, rotation: problem.rotations[i * 7], shift: SIMD2(0.4, 0.2), noise: power, random: &random)
+        }
+        let batch = problem.batch(images)
+        let run = { (summarises: Bool) in
+            PosePosteriorKernel.posteriors(volume: problem.volume, images: batch, rotations: problem.rotations,
+                                           shifts_px: problem.shifts,
+                                           noiseVariance: NoiseSpectrum(shells: [Double](repeating: power * 4, count: 13)),
+                                           settings: PoseSearchSettings(radius_px: 10, scalePriorPrecision: 4,
+                                                                        summarises: summarises))
+        }
+        let full = run(true), bare = run(false)
+        XCTAssertEqual(full.map(\.poses), bare.map(\.poses))
+        XCTAssertGreaterThan(full.map { $0.poses.count }.max()!, 3, "posterior should not be a delta here")
+        XCTAssertTrue(full.allSatisfy { $0.effectiveSampleSize >= 1 && $0.logEvidence.isFinite })
+        XCTAssertTrue(bare.allSatisfy { $0.effectiveSampleSize.isNaN && $0.logEvidence.isNaN })
+    }
+
     /// (4) Volume coefficients outside the radius limit (beyond the trilinear support of the disc of radius r)
     /// do not change the result; changing ones inside does.
     func testRadiusLimit() {

@@ -88,7 +88,8 @@ struct CoarseToFineSearch {
         // When the global level only seeds the refinement, poses below the mode threshold are never used.
         let globalSettings = PoseSearchSettings(radius_px: coarseRadius_px, minRadius_px: minRadius_px,
                                                 relativeThreshold: needsRefinement ? Self.modeThreshold : Self.relativeThreshold,
-                                                threads: threads, scalePriorPrecision: scalePriorPrecision)
+                                                threads: threads, scalePriorPrecision: scalePriorPrecision,
+                                                summarises: !needsRefinement)
         let fullRadius = PoseSearchSettings(radius_px: radius_px, minRadius_px: minRadius_px, threads: threads,
                                             scalePriorPrecision: scalePriorPrecision)
         var results = [(poses: [WeightedPose], ess: Double)]()

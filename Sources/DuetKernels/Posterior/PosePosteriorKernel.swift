@@ -40,6 +40,8 @@ import Foundation
 public enum PosePosteriorKernel {
     /// Number of rotations per work block (fixed so that results do not depend on the thread count).
     public static let rotationBlock = 8
+    /// `exp(x)` is exactly 0 in Double below this, so such poses add nothing to a block's sums and are skipped.
+    static let expUnderflow = -746.0
 
     /// Computes the posterior over `candidates × shifts_px` for every image of `images`.
     ///
@@ -113,26 +115,25 @@ public enum PosePosteriorKernel {
                         for j in 0..<members {
                             quad[j] = dotProduct(q, sliceSquares + j * stride, count: stride)
                         }
-                        for t in 0..<shiftCount {
-                            let bt = prepared.linear(image: i, shift: t)
-                            if let kappa = settings.scalePriorPrecision {
-                                for j in 0..<members {
-                                    let fit = ScaledFit(linear: dotProduct(bt, slices + j * stride, count: stride),
-                                                        quadratic: quad[j], priorPrecision: kappa)
-                                    ll[j * shiftCount + t] = fit.logLikelihood
-                                    scales[j * shiftCount + t] = fit.scale
-                                }
-                            } else {
-                                for j in 0..<members {
-                                    ll[j * shiftCount + t] = dotProduct(bt, slices + j * stride, count: stride) - quad[j]
+                        // The linear terms `B_t · P` of every (rotation, shift) pair into `ll`, then the poses' LL.
+                        linearTerms(image: i, prepared: prepared, slices: slices, members: members,
+                                    shiftCount: shiftCount, into: ll)
+                        for j in 0..<members {
+                            for t in 0..<shiftCount {
+                                let e = j * shiftCount + t
+                                if let kappa = settings.scalePriorPrecision {
+                                    let fit = ScaledFit(linear: ll[e], quadratic: quad[j], priorPrecision: kappa)
+                                    ll[e] = fit.logLikelihood
+                                    scales[e] = fit.scale
+                                } else {
+                                    ll[e] -= quad[j]
                                 }
                             }
                         }
                         // Block statistics (relative to the image constant c, added at the end).
-                        var m = -Double.infinity
-                        for e in 0..<(members * shiftCount) { m = max(m, ll[e]) }
+                        let m = maximum(ll, count: members * shiftCount)
                         var s1 = 0.0, s2 = 0.0
-                        for e in 0..<(members * shiftCount) {
+                        for e in 0..<(members * shiftCount) where settings.summarises && ll[e] - m >= Self.expUnderflow {
                             let w = exp(ll[e] - m)
                             s1 += w
                             s2 += w * w
@@ -183,12 +184,62 @@ public enum PosePosteriorKernel {
                            weight: exp($0.logLikelihood - globalMax) / keptSum, logLikelihood: $0.logLikelihood + c,
                            scale: Double($0.scale))
             }
-            results.append(PosePosterior(poses: poses, best: poses[0], effectiveSampleSize: z * z / z2,
-                                         logEvidence: c + globalMax + log(z) - log(Double(poseCount)),
+            let summarised = settings.summarises
+            results.append(PosePosterior(poses: poses, best: poses[0], effectiveSampleSize: summarised ? z * z / z2 : .nan,
+                                         logEvidence: summarised ? c + globalMax + log(z) - log(Double(poseCount)) : .nan,
                                          evaluatedPoseCount: poseCount))
         }
         return results
     }
+
+    /// `out[j · shiftCount + t] = B_{i,t} · P_j` for the block's `members` slices and every shift: four shifts by two
+    /// slices per pass over the coefficients (`dotProducts4x2`, each value bit-identical to `dotProduct`), which
+    /// loads each vector once for several products.
+    @inline(__always)
+    static func linearTerms(image i: Int, prepared: PreparedImages, slices: UnsafePointer<Float>, members: Int,
+                            shiftCount: Int, into out: UnsafeMutablePointer<Double>) {
+        let stride = prepared.stride
+        var t0 = 0
+        while t0 < shiftCount {
+            let shifts = min(4, shiftCount - t0)
+            var j0 = 0
+            while j0 < members {
+                let rows = min(2, members - j0)
+                if shifts == 4 && rows == 2 {
+                    dotProducts4x2(prepared.linear(image: i, shift: t0), prepared.linear(image: i, shift: t0 + 1),
+                                   prepared.linear(image: i, shift: t0 + 2), prepared.linear(image: i, shift: t0 + 3),
+                                   slices + j0 * stride, slices + (j0 + 1) * stride, count: stride,
+                                   into: out + j0 * shiftCount + t0, rowStride: shiftCount)
+                } else {
+                    for r in 0..<rows {
+                        for s in 0..<shifts {
+                            out[(j0 + r) * shiftCount + t0 + s] = dotProduct(prepared.linear(image: i, shift: t0 + s),
+                                                                             slices + (j0 + r) * stride, count: stride)
+                        }
+                    }
+                }
+                j0 += rows
+            }
+            t0 += shifts
+        }
+    }
+}
+
+/// The largest of `count` values (at least one; exact, so the order of comparisons does not matter).
+@inline(__always)
+func maximum(_ values: UnsafePointer<Double>, count: Int) -> Double {
+    var lanes = SIMD8<Double>(repeating: -.infinity)
+    var e = 0
+    while e + 8 <= count {
+        lanes = pointwiseMax(lanes, UnsafeRawPointer(values + e).loadUnaligned(as: SIMD8<Double>.self))
+        e += 8
+    }
+    var m = lanes.max()
+    while e < count {
+        m = max(m, values[e])
+        e += 1
+    }
+    return m
 }
 
 /// One pose that survived a block's threshold.
@@ -393,23 +444,4 @@ final class BlockStatistics: @unchecked Sendable {
     func sumSquares(block: Int, image: Int) -> Double { values[3 * (block * images + image) + 2] }
     func setCandidates(worker: Int, _ list: [PoseCandidate]) { lists[worker] = list }
     func candidates(worker: Int) -> [PoseCandidate] { lists[worker] }
-}
-
-/// `Σ a[e]·b[e]` over `count` floats (a multiple of 32), in 2 × 16 Float lanes, reduced in Double in a fixed order.
-@inline(__always)
-func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Double {
-    var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
-    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-    var offset = 0
-    let bytes = 4 * count
-    while offset < bytes {
-        acc0 += ra.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self)
-            * rb.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self)
-        acc1 += ra.loadUnaligned(fromByteOffset: offset + 64, as: SIMD16<Float>.self)
-            * rb.loadUnaligned(fromByteOffset: offset + 64, as: SIMD16<Float>.self)
-        offset += 128
-    }
-    var s = 0.0
-    for l in 0..<16 { s += Double(acc0[l]) + Double(acc1[l]) }
-    return s
 }

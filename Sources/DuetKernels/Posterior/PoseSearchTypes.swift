@@ -72,14 +72,18 @@ public struct PoseSearchSettings: Sendable, Equatable {
     /// with `α` estimated at every pose (its maximum a posteriori value under the prior `α ~ N(1, 1/κ)`, `α ≥ 0`),
     /// CryoSPARC's per-image optimal scale. The prior keeps `α` near 1 where an image carries little signal.
     public var scalePriorPrecision: Double?
+    /// Compute each posterior's `effectiveSampleSize` and `logEvidence` (one `exp` per pose). false: both are NaN and
+    /// only the kept poses are returned (a search level that only seeds a finer one needs nothing else).
+    public var summarises: Bool
 
     public init(radius_px: Int, minRadius_px: Double = 0, relativeThreshold: Double = 1e-4, threads: Int? = nil,
-                scalePriorPrecision: Double? = nil) {
+                scalePriorPrecision: Double? = nil, summarises: Bool = true) {
         self.radius_px = radius_px
         self.minRadius_px = minRadius_px
         self.relativeThreshold = relativeThreshold
         self.threads = threads
         self.scalePriorPrecision = scalePriorPrecision
+        self.summarises = summarises
     }
 }
 
@@ -115,10 +119,10 @@ public struct PosePosterior: Sendable, Equatable {
     /// The pose of largest log-likelihood (weight as in `poses`).
     public var best: PoseWeight
     /// Effective sample size `1 / Σ w²` of the *full* (untruncated) posterior over all evaluated poses: 1 for a
-    /// delta, the pose count for a flat posterior.
+    /// delta, the pose count for a flat posterior (NaN unless `PoseSearchSettings.summarises`).
     public var effectiveSampleSize: Double
     /// `log( (1/N) Σ_poses exp(logLikelihood) )` over all `N` evaluated poses: the log marginal likelihood under the
-    /// uniform prior (same constant dropped as in `logLikelihood`).
+    /// uniform prior (same constant dropped as in `logLikelihood`; NaN unless `PoseSearchSettings.summarises`).
     public var logEvidence: Double
     /// Number of evaluated poses `N` (candidate rotations × shifts).
     public var evaluatedPoseCount: Int
