@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "DuetEngine", dependencies: ["DuetCore", "DuetKernels", "DuetFormats", "DuetComm"],
                 swiftSettings: [.unsafeFlags(["-target-cpu", "native"], .when(configuration: .release))]),
         .executableTarget(name: "duet", dependencies: [
-            "DuetEngine", "DuetComm", "DuetCore",
+            "DuetEngine", "DuetComm", "DuetCore", "DuetShim",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

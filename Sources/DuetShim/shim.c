@@ -1,5 +1,9 @@
 #include "DuetShim.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 MPI_Comm duet_mpi_comm_world(void) { return MPI_COMM_WORLD; }
 MPI_Comm duet_mpi_comm_null(void) { return MPI_COMM_NULL; }
 MPI_Datatype duet_mpi_float(void) { return MPI_FLOAT; }
@@ -29,3 +33,10 @@ hid_t duet_h5p_dataset_xfer(void) { return H5P_DATASET_XFER; }
 hid_t duet_h5p_dataset_create(void) { return H5P_DATASET_CREATE; }
 unsigned duet_h5f_acc_trunc(void) { return H5F_ACC_TRUNC; }
 unsigned duet_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
+
+void duet_keep_freed_memory(void) {
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
+}

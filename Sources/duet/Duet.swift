@@ -2,6 +2,7 @@ import ArgumentParser
 import DuetComm
 import DuetCore
 import DuetEngine
+import DuetShim
 import Foundation
 
 /// The `duet` command. Each subcommand builds a configuration and calls the engine; a `DuetError` is printed as
@@ -17,6 +18,8 @@ struct Duet: ParsableCommand {
         subcommands: [InfoCommand.self, ConvertCommand.self, SimulateCommand.self, ReconstructCommand.self, AbinitCommand.self, RefineCommand.self, AlignCommand.self, FSCCommand.self, MPISelfTestCommand.self])
 
     static func main() {
+        // Buffers of hundreds of megabytes are made and dropped every iteration: reused, not faulted in again.
+        duet_keep_freed_memory()
         do {
             var command = try parseAsRoot(joiningNegativeValues(Array(CommandLine.arguments.dropFirst())))
             try command.run()

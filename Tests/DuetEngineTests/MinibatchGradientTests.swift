@@ -11,9 +11,10 @@ final class MinibatchGradientTests: XCTestCase {
         XCTAssertEqual(MinibatchGradient.imageGroups(poseCounts: [], budget: 5), [])
     }
 
-    /// Making and inserting the slices group by group (a budget of a few slices) gives the same accumulator, bit for
-    /// bit, as one group holding every slice.
-    func testGroupedGradientEqualsOneGroup() throws {
+    /// When all slices fit one budget, their largest value sets the fixed-point scale; otherwise `DataTerm.gradientBound`
+    /// does, and then any grouping and any split of the images over ranks give the same accumulator, bit for bit,
+    /// whose values agree with the one-group accumulator's to its fixed-point resolution.
+    func testGroupedGradientIsIndependentOfGroupsAndRanks() throws {
         let box = CoarseToFineSearchTests.box
         let grid = FourierGrid(box: box)
         let volume = FourierVolume(map: CoarseToFineSearchTests.blobMap([[3, 1, 0], [-4, 2, 3]]), grid: grid)
@@ -31,19 +32,30 @@ final class MinibatchGradientTests: XCTestCase {
         }
         let noise = NoiseSpectrum(shells: [Double](repeating: 1, count: box))
         let allPoses = poses
-        func cells(budget_bytes: Int) throws -> [Int64] {
-            let perRank = try LocalCommunicator.run(size: 1) { c in
-                let a = try MinibatchGradient.accumulate(volume: volume, batch: images, poses: allPoses, noiseVariance: noise,
-                                                         radius_px: 10, grid: grid, threads: 2, communicator: c,
-                                                         budget_bytes: budget_bytes)
-                return Array(a.cells.buffer)
+        /// The accumulator's cells and scale, the images split over `ranks` ranks (rank 0 the first image).
+        func cells(budget_bytes: Int, ranks: Int = 1) throws -> (cells: [Int64], scale: Double) {
+            let perRank = try LocalCommunicator.run(size: ranks) { c in
+                let mine = ranks == 1 ? Array(0..<3) : (c.rank == 0 ? [0] : [1, 2])
+                let a = try MinibatchGradient(budget_bytes: budget_bytes)
+                    .accumulate(volume: volume, batch: images.subset(mine), poses: mine.map { allPoses[$0] },
+                                noiseVariance: noise, radius_px: 10, grid: grid, threads: 2, communicator: c)
+                return (cells: Array(a.cells.buffer), scale: a.scale)
             }
+            XCTAssertTrue(perRank.allSatisfy { $0.cells == perRank[0].cells && $0.scale == perRank[0].scale })
             return perRank[0]
         }
         let bytesPerSlice = images.complexCount * 12
         let whole = try cells(budget_bytes: 100 * bytesPerSlice)
-        XCTAssertTrue(whole.contains { $0 != 0 })
-        XCTAssertEqual(try cells(budget_bytes: 3 * bytesPerSlice), whole)
-        XCTAssertEqual(try cells(budget_bytes: 1), whole)
+        XCTAssertTrue(whole.cells.contains { $0 != 0 })
+        XCTAssertEqual(try cells(budget_bytes: 100 * bytesPerSlice, ranks: 2).cells, whole.cells)
+        let grouped = try cells(budget_bytes: 3 * bytesPerSlice)
+        XCTAssertEqual(try cells(budget_bytes: 1).cells, grouped.cells)
+        XCTAssertEqual(try cells(budget_bytes: 3 * bytesPerSlice, ranks: 2).cells, grouped.cells)
+        // The bound is above the largest value, within a small factor of it.
+        XCTAssertLessThan(grouped.scale, whole.scale)
+        XCTAssertGreaterThanOrEqual(grouped.scale, whole.scale / 64)
+        let largest = whole.cells.map { abs(Double($0)) / whole.scale }.max()!
+        let difference = zip(whole.cells, grouped.cells).map { abs(Double($0) / whole.scale - Double($1) / grouped.scale) }.max()!
+        XCTAssertLessThan(difference, 1e-6 * largest)
     }
 }

@@ -56,4 +56,40 @@ final class DataTermTests: XCTestCase {
         XCTAssertGreaterThan(checked, 40)
         XCTAssertGreaterThan(largest, 0.1, "the check must see a non-trivial gradient")
     }
+
+    /// `gradientBound` is at or above the largest value of the slices it stands for, and not far above it; and
+    /// `FourierVolume.maxModulus` is the largest stored modulus.
+    func testGradientBoundCoversTheSlices() {
+        let box = 16, radius = 7
+        var random = SeededGenerator(seed: 22)
+        let grid = FourierGrid(box: box)
+        let volume = FourierVolume(grid: grid)
+        var largestModulus: Float = 0
+        for i in 0..<grid.count {
+            volume.data[i] = SIMD2(Float(random.nextGaussian()), Float(random.nextGaussian()))
+            largestModulus = max(largestModulus, (volume.data[i] * volume.data[i]).sum().squareRoot())
+        }
+        XCTAssertEqual(volume.maxModulus(threads: 2), Double(largestModulus), accuracy: 1e-6 * Double(largestModulus))
+        let images = PoseImageBatch(box: box, count: 3)
+        for i in 0..<(3 * images.complexCount) {
+            images.spectra[i] = SIMD2(Float(random.nextGaussian()), Float(random.nextGaussian())) * 3
+            images.ctfs[i] = Float(random.nextUnit() * 2 - 1)
+        }
+        let poses: [[WeightedPose]] = (0..<3).map { _ in
+            (0..<4).map { _ in
+                WeightedPose(rotation: Rotation(axisAngle: SIMD3(random.nextGaussian(), random.nextGaussian(),
+                                                                 random.nextGaussian())),
+                             shift_px: SIMD2(random.nextGaussian(), random.nextGaussian()), weight: random.nextUnit(),
+                             scale: 0.5 + random.nextUnit())
+            }
+        }
+        let noise = NoiseSpectrum(shells: (0...box).map { 0.5 + Double($0) * 0.1 })
+        let slices = DataTerm.gradientSlices(volume: volume, images: images, poses: poses, noiseVariance: noise,
+                                             radius_px: radius)
+        let bound = DataTerm.gradientBound(volume: volume, images: images, poses: poses, noiseVariance: noise,
+                                           radius_px: radius)
+        XCTAssertGreaterThan(slices.maxAbsoluteValue, 0)
+        XCTAssertGreaterThanOrEqual(bound, slices.maxAbsoluteValue)
+        XCTAssertLessThan(bound, 20 * slices.maxAbsoluteValue)
+    }
 }

@@ -82,8 +82,8 @@ final class AbinitEngine {
     private let grid: FourierGrid
     /// The real-space constraints' workspace for the current cropped box.
     private var realSpace: CroppedRealSpace?
-    /// The last iteration's gradient accumulator, whose memory the next one at the same radius reuses.
-    private var gradientAccumulator: ExactBackProjector?
+    /// The minibatch gradient, with the memory the next iteration reuses.
+    private let gradient = MinibatchGradient()
     private let diameter_px: Double
     private let maxRadius_px: Int
     /// The pose search's high-pass radius (image Fourier pixels).
@@ -190,12 +190,10 @@ final class AbinitEngine {
             try updateNoise(batch: batch, poses: poses, positions: mine, minibatchCount: minibatch.count, radius: r)
         }
         let accumulator = try times.measure(.backProjection) {
-            try MinibatchGradient.accumulate(volume: volume, batch: batch, poses: poses.map(symmetryExpanded),
-                                             noiseVariance: noise.variance,
-                                             radius_px: r, grid: grid, threads: configuration.threads,
-                                             communicator: communicator, reusing: gradientAccumulator)
+            try gradient.accumulate(volume: volume, batch: batch, poses: poses.map(symmetryExpanded),
+                                    noiseVariance: noise.variance, radius_px: r, grid: grid,
+                                    threads: configuration.threads, communicator: communicator)
         }
-        gradientAccumulator = accumulator
         times.measure(.update) { takeStep(accumulator, iteration: t, radius_px: r) }
         return essSum / Double(max(1, minibatch.count))
     }
@@ -451,8 +449,8 @@ final class AbinitEngine {
     private func croppedRealSpace(radius_px r: Int) -> CroppedRealSpace {
         let b = CroppedRealSpace.box(atLeast: 2 * (r + max(8, r / 4)), volumeBox: data.box)
         if let cached = realSpace, cached.box == b { return cached }
-        // One FFTW thread: a threaded plan may round differently, and the map must not depend on `threads`.
-        let space = CroppedRealSpace(box: b)
+        realSpace = nil   // its memory goes before the new one's comes
+        let space = CroppedRealSpace(box: b, threads: configuration.threads)
         realSpace = space
         return space
     }

@@ -5,36 +5,52 @@ import DuetKernels
 /// of a communicator into an `ExactBackProjector`. The slices are made and inserted for groups of images whose
 /// slices fit in `budget_bytes` (default `sliceMemoryBudget_bytes`), so a minibatch of broad posteriors (thousands
 /// of poses per image early on) does not hold every slice at once. The fixed-point scale needs the largest slice
-/// value before anything is inserted; with more than one group the slices are therefore made twice (once for that
-/// maximum, once to insert). Exact sums make the result independent of the grouping, the rank count and the thread
-/// count.
-enum MinibatchGradient {
+/// value before anything is inserted: when all ranks' slices together fit one budget it is their largest value,
+/// otherwise `DataTerm.gradientBound` (an upper bound, so each group's slices are made once). The choice depends on
+/// the minibatch's total pose count only, and exact sums make the result independent of the grouping, the rank
+/// count and the thread count. The accumulator and the slices' memory are kept for the next minibatch (no
+/// hundreds of megabytes of fresh pages to fault in every iteration).
+final class MinibatchGradient {
     static let sliceMemoryBudget_bytes = 512 << 20
+    let budget_bytes: Int
+    private var accumulator: ExactBackProjector?
+    private var slices: GradientSlices?
+
+    init(budget_bytes: Int = sliceMemoryBudget_bytes) {
+        self.budget_bytes = budget_bytes
+    }
 
     /// Collective over `communicator`: every rank passes its own images of the minibatch and their posteriors.
-    /// `reusing` is an accumulator of an earlier call whose memory serves again when its radius and grid match.
-    static func accumulate(volume: FourierVolume, batch: PoseImageBatch, poses: [[WeightedPose]],
-                           noiseVariance: NoiseSpectrum, radius_px: Int, grid: FourierGrid, threads: Int?,
-                           communicator: Communicator, reusing previous: ExactBackProjector? = nil,
-                           budget_bytes: Int = sliceMemoryBudget_bytes) throws -> ExactBackProjector {
+    /// The returned accumulator is valid until the next call.
+    func accumulate(volume: FourierVolume, batch: PoseImageBatch, poses: [[WeightedPose]], noiseVariance: NoiseSpectrum,
+                    radius_px: Int, grid: FourierGrid, threads: Int?, communicator: Communicator) throws -> ExactBackProjector {
         let sliceCount = SliceLayout.compact(radius_px: radius_px, imageBox: batch.box).complexCount
         let bytesPerSlice = sliceCount * (MemoryLayout<SIMD2<Float>>.stride + MemoryLayout<Float>.stride)
         let poseCounts = poses.map(\.count)
-        let groups = imageGroups(poseCounts: poseCounts, budget: max(1, budget_bytes / bytesPerSlice))
+        let budget = max(1, budget_bytes / bytesPerSlice)
+        let totalPoses = try communicator.allreduceSum(poseCounts.reduce(0, +))
+        let groups = totalPoses <= budget ? [0..<poses.count] : Self.imageGroups(poseCounts: poseCounts, budget: budget)
         func slices(_ images: Range<Int>) -> GradientSlices {
-            DataTerm.gradientSlices(volume: volume, images: batch.subset(Array(images)), poses: Array(poses[images]),
-                                    noiseVariance: noiseVariance, radius_px: radius_px, threads: threads)
+            let made = DataTerm.gradientSlices(volume: volume, images: batch.subset(Array(images)),
+                                               poses: Array(poses[images]), noiseVariance: noiseVariance,
+                                               radius_px: radius_px, threads: threads, reusing: self.slices)
+            self.slices = made
+            return made
         }
-        let single = groups.count == 1 ? slices(groups[0]) : nil
-        let largest = single.map(\.maxAbsoluteValue) ?? groups.map { slices($0).maxAbsoluteValue }.max() ?? 0
+        let single = totalPoses <= budget ? slices(0..<poses.count) : nil
+        let largest = single?.maxAbsoluteValue
+            ?? DataTerm.gradientBound(volume: volume, images: batch, poses: poses, noiseVariance: noiseVariance,
+                                      radius_px: radius_px)
         let scale = ExactBackProjector.scale(maxAbsoluteValue: try communicator.allreduceMax(largest),
-                                             sliceCount: try communicator.allreduceSum(poseCounts.reduce(0, +)))
+                                             sliceCount: totalPoses)
         let accumulator: ExactBackProjector
-        if let previous, previous.radius_px == radius_px, previous.grid == grid {
+        if let previous = self.accumulator, previous.radius_px == radius_px, previous.grid == grid {
             previous.reset(scale: scale)
             accumulator = previous
         } else {
+            self.accumulator = nil   // its memory goes before the new one's comes
             accumulator = ExactBackProjector(grid: grid, radius_px: radius_px, scale: scale)
+            self.accumulator = accumulator
         }
         for group in groups { (single ?? slices(group)).insert(into: accumulator, threads: threads) }
         try communicator.allreduceSum(accumulator.cells.buffer)

@@ -41,6 +41,7 @@ public final class FFTPlanCache: @unchecked Sendable {
 
     private let lock = NSLock()
     private var plans: [Key: OpaquePointer] = [:]
+    private var linePlans: [Int: (OpaquePointer, OpaquePointer, OpaquePointer, OpaquePointer)] = [:]
 
     private init() {
         lock.lock()
@@ -54,6 +55,33 @@ public final class FFTPlanCache: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return plans.count
+    }
+
+    /// Single-precision 1-D plans of `length` (`FFTW_ESTIMATE`, one thread, aligned arrays), created on first use:
+    /// real-to-complex, complex-to-real, and complex forward (`FFTW_FORWARD`) and backward, all unnormalised and
+    /// out of place (`PaddedCubeTransform`'s lines).
+    func lineTransforms(length n: Int) -> (r2c: OpaquePointer, c2r: OpaquePointer, forward: OpaquePointer,
+                                          backward: OpaquePointer) {
+        lock.lock()
+        defer { lock.unlock() }
+        if let plans = linePlans[n] { return plans }
+        let real = AlignedBuffer<Float>(count: n + 2)
+        let a = AlignedBuffer<SIMD2<Float>>(count: n), b = AlignedBuffer<SIMD2<Float>>(count: n)
+        let flags = UInt32(FFTW_ESTIMATE)
+        fftwf_plan_with_nthreads(1)
+        let plans = a.baseAddress.withMemoryRebound(to: fftwf_complex.self, capacity: n) { x in
+            b.baseAddress.withMemoryRebound(to: fftwf_complex.self, capacity: n) { y in
+                (fftwf_plan_dft_r2c_1d(Int32(n), real.baseAddress, x, flags),
+                 fftwf_plan_dft_c2r_1d(Int32(n), x, real.baseAddress, flags),
+                 fftwf_plan_dft_1d(Int32(n), x, y, FFTW_FORWARD, flags),
+                 fftwf_plan_dft_1d(Int32(n), x, y, FFTW_BACKWARD, flags))
+            }
+        }
+        guard let r2c = plans.0, let c2r = plans.1, let forward = plans.2, let backward = plans.3 else {
+            fatalError("FFTW could not plan 1-D transforms of length \(n)")
+        }
+        linePlans[n] = (r2c, c2r, forward, backward)
+        return (r2c, c2r, forward, backward)
     }
 
     /// The plan for a transform of `dims` (slowest first) in precision `T`, created on first use.

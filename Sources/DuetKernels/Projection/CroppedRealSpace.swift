@@ -13,28 +13,30 @@ import Foundation
 /// the map's scale). Steps as `FourierVolume.map` and `init(map:)`: padded inverse transform, central window,
 /// trilinear gridding correction; its inverse on the way back.
 ///
-/// The buffers and transform plans are made once per box and reused (one `CroppedRealSpace` per box; one caller at
-/// a time). The 3-D transforms use `fftwThreads` threads.
+/// The 3-D transforms are `PaddedCubeTransform`'s (1-D passes that skip the padding and the coefficients beyond
+/// the travelling radius) on `threads` workers, with results independent of the thread count. Buffers and plans
+/// are made once per box and reused (one `CroppedRealSpace` per box; one caller at a time).
 public final class CroppedRealSpace {
     /// Edge of the cropped map.
     public let box: Int
     /// The cropped map, `box³`, x fastest, origin at `box/2`: filled by `load`, read by `store`.
     public let map: AlignedBuffer<Float>
     private let paddedBox: Int
-    private let fft: RealFFT<Float>
-    private let spectrum: AlignedBuffer<SIMD2<Float>>
-    private let padded: AlignedBuffer<Float>
+    private let threads: Int?
+    private let transform: PaddedCubeTransform
+    /// `map` divided by the gridding correction, on its way to `store`'s transform.
+    private let staging: AlignedBuffer<Float>
     /// `sinc²` by integer squared distance from the centre, `0…3(box/2)²`.
     private let gridding: [Float]
 
-    public init(box: Int, fftwThreads: Int = 1) {
+    public init(box: Int, threads: Int? = nil) {
         precondition(box >= 4 && box % 2 == 0, "CroppedRealSpace: box \(box) must be even and ≥ 4")
         self.box = box
         paddedBox = 2 * box
-        fft = RealFFT<Float>(cube: paddedBox, rigor: .estimate, fftwThreads: fftwThreads)
-        spectrum = AlignedBuffer(count: fft.complexCount)
-        padded = AlignedBuffer(count: fft.realCount)
+        self.threads = threads
+        transform = PaddedCubeTransform(box: box, maxLimit: box - 1)
         map = AlignedBuffer(count: box * box * box)
+        staging = AlignedBuffer(count: box * box * box)
         let c = box / 2, p = paddedBox
         gridding = (0...(3 * c * c)).map {
             Float(GriddingCorrection.factor(radius: Double($0).squareRoot(), paddedBox: p))
@@ -57,47 +59,23 @@ public final class CroppedRealSpace {
     /// Fills `map` with `volume`'s map cropped to this box.
     public func load(from volume: FourierVolume) {
         precondition(volume.grid.paddedBox == 2 * volume.grid.box, "CroppedRealSpace: the volume must be padded twice")
-        spectrum.zero()
+        let grid = volume.grid
+        nonisolated(unsafe) let coefficients = volume.data.baseAddress
         withExtendedLifetime(volume.data) {
-            let s = spectrum.baseAddress, d = volume.data.baseAddress
-            forEachTravellingCoefficient(of: volume) { spectrumIndex, gridIndex, _, _, _ in
-                s[spectrumIndex] = d[gridIndex]
+            transform.inverse(limit: travellingRadius(volume), threads: threads, into: map.baseAddress) { x, y, z in
+                coefficients[grid.index(x: x, y: y, z: z)]
             }
         }
-        fft.inverseCentred(spectrum.baseAddress, padded.baseAddress)
-        let p = paddedBox, shift = p / 2 - box / 2, c = box / 2
-        gridding.withUnsafeBufferPointer { t in
-            for z in 0..<box {
-                for y in 0..<box {
-                    let src = padded.baseAddress + shift + p * ((y + shift) + p * (z + shift))
-                    let dst = map.baseAddress + box * (y + box * z)
-                    let yz = (y - c) * (y - c) + (z - c) * (z - c)
-                    for x in 0..<box { dst[x] = src[x] * t[(x - c) * (x - c) + yz] }
-                }
-            }
-        }
+        applyGridding(from: map.baseAddress, to: map.baseAddress, dividing: false)
     }
 
     /// Puts `map` back into `volume`, moved by `shift_px` voxels (x, y, z; `V'(r) = V(r − shift)`, a phase ramp
     /// on the coefficients, sub-voxel and exact for a band-limited map): the coefficients this box carries are
     /// replaced, every other coefficient of `volume` is set to zero. `map` is left as it was.
     public func store(into volume: FourierVolume, shift_px: SIMD3<Double> = .zero) {
-        let p = paddedBox
-        padded.zero()
-        let shift = p / 2 - box / 2, c = box / 2
-        gridding.withUnsafeBufferPointer { t in
-            for z in 0..<box {
-                for y in 0..<box {
-                    let src = map.baseAddress + box * (y + box * z)
-                    let dst = padded.baseAddress + shift + p * ((y + shift) + p * (z + shift))
-                    let yz = (y - c) * (y - c) + (z - c) * (z - c)
-                    for x in 0..<box { dst[x] = src[x] / t[(x - c) * (x - c) + yz] }
-                }
-            }
-        }
-        fft.forwardCentred(padded.baseAddress, spectrum.baseAddress)
+        applyGridding(from: map.baseAddress, to: staging.baseAddress, dividing: true)
         // exp(−2πi j·shift/paddedBox) per axis: a shift of the cropped map's voxels is one of the padded cube's.
-        let limit = travellingRadius(volume)
+        let limit = travellingRadius(volume), p = paddedBox
         func ramp(_ s: Double) -> [SIMD2<Float>] {
             (-limit...limit).map { j in
                 let angle = -2 * Double.pi * Double(j) * s / Double(p)
@@ -105,31 +83,34 @@ public final class CroppedRealSpace {
             }
         }
         let rx = ramp(shift_px.x), ry = ramp(shift_px.y), rz = ramp(shift_px.z)
+        let grid = volume.grid
         volume.data.zero()
+        nonisolated(unsafe) let coefficients = volume.data.baseAddress
         withExtendedLifetime(volume.data) {
-            let s = spectrum.baseAddress, d = volume.data.baseAddress
-            forEachTravellingCoefficient(of: volume) { spectrumIndex, gridIndex, x, y, z in
+            transform.forward(map: staging.baseAddress, limit: limit, threads: threads) { x, y, z, value in
                 let phase = complexMultiply(rx[x + limit], complexMultiply(ry[y + limit], rz[z + limit]))
-                d[gridIndex] = complexMultiply(s[spectrumIndex], phase)
+                coefficients[grid.index(x: x, y: y, z: z)] = complexMultiply(value, phase)
             }
         }
     }
 
-    /// Calls `body(spectrumIndex, gridIndex, x, y, z)` for every coefficient that travels between `volume` and
-    /// this box (padded frequency `(x, y, z)`, `x ≥ 0`, within `travellingRadius`): its index in the padded
-    /// cube's half-spectrum and in `volume`'s storage.
-    private func forEachTravellingCoefficient(of volume: FourierVolume,
-                                              _ body: (Int, Int, Int, Int, Int) -> Void) {
-        let g = volume.grid, p = paddedBox, hp = p / 2 + 1
-        let limit = travellingRadius(volume), r2 = limit * limit
-        for z in -limit...limit {
-            let iz = FourierIndexing.index(frequency: z, size: p)
-            for y in -limit...limit where y * y + z * z <= r2 {
-                let row = hp * (FourierIndexing.index(frequency: y, size: p) + p * iz), yz = y * y + z * z
-                var x = 0
-                while x * x + yz <= r2 {
-                    body(row + x, g.index(x: x, y: y, z: z), x, y, z)
-                    x += 1
+    /// `to = from · sinc²` (or `/ sinc²` when `dividing`), the trilinear gridding correction of `FourierVolume.map`
+    /// and `init(map:)`, voxel by voxel (`from` may be `to`).
+    private func applyGridding(from source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>,
+                               dividing: Bool) {
+        let b = box, c = box / 2
+        nonisolated(unsafe) let source = source, target = target
+        gridding.withUnsafeBufferPointer { table in
+            nonisolated(unsafe) let t = table.baseAddress!
+            ParallelFor.run(count: b, threads: threads) { planes in
+                for z in planes {
+                    for y in 0..<b {
+                        let row = b * (y + b * z), yz = (y - c) * (y - c) + (z - c) * (z - c)
+                        for x in 0..<b {
+                            let factor = t[(x - c) * (x - c) + yz]
+                            target[row + x] = dividing ? source[row + x] / factor : source[row + x] * factor
+                        }
+                    }
                 }
             }
         }

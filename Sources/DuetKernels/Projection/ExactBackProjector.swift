@@ -21,8 +21,6 @@ public final class ExactBackProjector: @unchecked Sendable {
     /// Cells in the region.
     public let regionCount: Int
     private let reach: Int, rx: Int, ry: Int
-    /// The extra workers' cells, all zero between calls of `insert`.
-    private var workerCells = [AlignedBuffer<Int64>]()
 
     /// An empty accumulator for slices of image radius ≤ `radius_px` on `grid`, with fixed-point `scale`
     /// (see `scale(maxAbsoluteValue:sliceCount:)`).
@@ -55,8 +53,9 @@ public final class ExactBackProjector: @unchecked Sendable {
     }
 
     /// Adds `rotations.count` slices on `threads` workers (default: all cores), with the meaning of
-    /// `BackProjector.insert(slices:…)`, the slices in `layout` (default: the image's). Each worker sums into its
-    /// own fixed-point cells (kept, zero, for the next call); the workers' cells are then added exactly.
+    /// `BackProjector.insert(slices:…)`, the slices in `layout` (default: the image's). The workers share the
+    /// region by z-planes (`slabs`): each goes through every slice but adds only to its own planes, so there is one
+    /// accumulator whatever the thread count and nothing to reduce; the sums are exact, so the same in any order.
     public func insert(slices: UnsafePointer<SIMD2<Float>>, sliceStride: Int, sliceWeights: UnsafePointer<Float>,
                        weightStride: Int, rotations: [Rotation], translations_px: [SIMD2<Double>],
                        layout: SliceLayout? = nil, threads: Int? = nil) {
@@ -64,38 +63,38 @@ public final class ExactBackProjector: @unchecked Sendable {
         precondition(layoutBox == grid.box || 2 * radius_px < layoutBox, "ExactBackProjector: layout too small")
         let count = rotations.count
         precondition(translations_px.count == count, "ExactBackProjector: one translation per rotation")
-        let workers = min(count, max(1, threads ?? ParallelFor.defaultThreads))
-        guard workers > 0 else { return }
-        while workerCells.count < workers - 1 { workerCells.append(AlignedBuffer(count: 3 * regionCount)) }
-        let extra = Array(workerCells.prefix(workers - 1))
-        let targets = [cells.baseAddress] + extra.map(\.baseAddress)
-        nonisolated(unsafe) let slices = slices, sliceWeights = sliceWeights, shared = targets
-        withExtendedLifetime((self, extra)) {
-            ParallelFor.runPerWorker(count: count, workers: workers) { worker, range in
-                let target = self.scatter(into: shared[worker])
-                for i in range {
-                    let geometry = SliceGeometry(rotation: rotations[i], scale: self.grid.scale)
-                    TranslationPhases.with(translation: translations_px[i], box: self.grid.box,
-                                           layoutBox: layoutBox) { px, py in
-                        insertSlice(into: target, grid: self.grid, geometry: geometry, radius: self.radius_px,
-                                    layoutBox: layoutBox, phaseX: px, phaseY: py, slice: slices + i * sliceStride,
-                                    sliceWeights: sliceWeights + i * weightStride)
+        guard count > 0 else { return }
+        let slabs = Self.slabs(planes: ry, count: min(ry, max(1, threads ?? ParallelFor.defaultThreads)))
+        nonisolated(unsafe) let slices = slices, sliceWeights = sliceWeights
+        withExtendedLifetime(self) {
+            ParallelFor.runPerWorker(count: slabs.count, workers: slabs.count) { _, mine in
+                for slab in mine {
+                    let target = self.scatter(planes: slabs[slab])
+                    for i in 0..<count {
+                        let geometry = SliceGeometry(rotation: rotations[i], scale: self.grid.scale)
+                        TranslationPhases.with(translation: translations_px[i], box: self.grid.box,
+                                               layoutBox: layoutBox) { px, py in
+                            insertSlice(into: target, grid: self.grid, geometry: geometry, radius: self.radius_px,
+                                        layoutBox: layoutBox, phaseX: px, phaseY: py, slice: slices + i * sliceStride,
+                                        sliceWeights: sliceWeights + i * weightStride)
+                        }
                     }
                 }
             }
         }
-        // Integer sums: the same in any order, so the reduction is split over the workers too.
-        nonisolated(unsafe) let total = cells.baseAddress, parts = extra.map(\.baseAddress)
-        withExtendedLifetime(extra) {
-            ParallelFor.run(count: 3 * regionCount, threads: workers) { range in
-                for part in parts {
-                    for i in range {
-                        total[i] &+= part[i]
-                        part[i] = 0
-                    }
-                }
-            }
-        }
+    }
+
+    /// `count` consecutive ranges of the region's `planes` z-planes holding about equal numbers of samples: over
+    /// random orientations, a slice's samples fall at height `z` with density `∝ reach − |z|` (each shell's samples
+    /// spread evenly over its sphere, whose heights are uniform), so the boundaries are that triangle's quantiles.
+    static func slabs(planes: Int, count: Int) -> [Range<Int>] {
+        let half = Double(planes) / 2
+        let boundaries = [0] + (1..<count).map { w -> Int in
+            let q = Double(w) / Double(count)
+            let height = q <= 0.5 ? -half + half * (2 * q).squareRoot() : half - half * (2 * (1 - q)).squareRoot()
+            return Int((half + height).rounded())
+        } + [planes]
+        return (0..<count).map { boundaries[$0]..<max(boundaries[$0], boundaries[$0 + 1]) }
     }
 
     /// Calls `body(gridIndex, numerator, weight)` for every cell of the region with a nonzero weight, in storage
@@ -133,26 +132,36 @@ public final class ExactBackProjector: @unchecked Sendable {
         }
     }
 
-    private func scatter(into base: UnsafeMutablePointer<Int64>) -> FixedPointScatter {
-        let h = grid.halfExtent
-        return FixedPointScatter(numerators: base, weights: base + 2 * regionCount, rx: rx, rxy: rx * ry,
-                                 origin: h - reach, scale: Float(scale))
+    /// Fixed-point accumulation into the region's z-planes `planes` only.
+    private func scatter(planes: Range<Int>) -> FixedPointScatter {
+        let origin = grid.halfExtent - reach
+        return FixedPointScatter(numerators: cells.baseAddress, weights: cells.baseAddress + 2 * regionCount, rx: rx,
+                                 rxy: rx * ry, origin: origin, scale: Float(scale),
+                                 zLow: origin + planes.lowerBound, zHigh: origin + planes.upperBound)
     }
 }
 
 /// Fixed-point accumulation into an `ExactBackProjector` region whose storage coordinates start at
-/// `(0, origin, origin)`.
+/// `(0, origin, origin)`, into the storage z-planes `zLow..<zHigh` only (a worker's slab).
 struct FixedPointScatter: TrilinearScatter {
     let numerators: UnsafeMutablePointer<Int64>
     let weights: UnsafeMutablePointer<Int64>
     let rx: Int, rxy: Int, origin: Int
     let scale: Float
+    let zLow: Int, zHigh: Int
+
+    @inline(__always) func reaches(z0: Int) -> Bool { z0 + 1 >= zLow && z0 < zHigh }
+    @inline(__always) func reaches(anyOf planes: ClosedRange<Int>) -> Bool {
+        planes.upperBound + 1 >= zLow && planes.lowerBound < zHigh
+    }
 
     @inline(__always) func add(x0: Int, y0: Int, z0: Int, value v: SIMD2<Float>, weight w: Float, _ t: TrilinearWeights) {
         let c = x0 + rx * (y0 - origin) + rxy * (z0 - origin)
         let vs = v * scale, ws = w * scale
         let offsets = SIMD8<Int>(0, 1, rx, rx + 1, rxy, rxy + 1, rxy + rx, rxy + rx + 1)
-        for j in 0..<8 {
+        // Cells 0–3 lie in plane z0, cells 4–7 in plane z0 + 1.
+        let first = z0 >= zLow ? 0 : 4, last = z0 + 1 < zHigh ? 8 : 4
+        for j in first..<last {
             let cell = c + offsets[j]
             numerators[2 * cell] &+= Int64((vs.x * t[j]).rounded(.toNearestOrEven))
             numerators[2 * cell + 1] &+= Int64((vs.y * t[j]).rounded(.toNearestOrEven))

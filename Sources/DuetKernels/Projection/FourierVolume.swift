@@ -78,6 +78,24 @@ public final class FourierVolume: @unchecked Sendable {
         }
     }
 
+    /// The largest modulus of a stored coefficient: no projection value exceeds it (trilinear interpolation
+    /// averages cells and a translation keeps the modulus). One pass over `data` on `threads` workers.
+    public func maxModulus(threads: Int? = nil) -> Double {
+        let count = data.count, chunk = 1 << 16
+        let chunkMaxima = AlignedBuffer<Float>(count: (count + chunk - 1) / chunk)
+        nonisolated(unsafe) let values = data.baseAddress, maxima = chunkMaxima.baseAddress
+        withExtendedLifetime(data) {
+            ParallelFor.run(count: chunkMaxima.count, threads: threads) { chunks in
+                for c in chunks {
+                    var m: Float = 0
+                    for i in (c * chunk)..<min(count, (c + 1) * chunk) { m = max(m, (values[i] * values[i]).sum()) }
+                    maxima[c] = m
+                }
+            }
+        }
+        return Double(chunkMaxima.buffer.max() ?? 0).squareRoot()
+    }
+
     /// Writes the central slice for `rotation` into `output`, a half-plane of `grid.box` rows of `box/2 + 1`
     /// complex values (centred coefficients of the image; or of `layout`'s rows, `SliceLayout`), by trilinear
     /// interpolation; coefficients of image radius > `radius_px` (default `grid.maxRadius_px`) are set to zero, and

@@ -148,6 +148,10 @@ typealias TrilinearWeights = SIMD8<Float>
 /// eight storage cells from `(x0, y0, z0)` (`FourierGrid` storage coordinates: `x0 ∈ 0…H`, `y0, z0 ∈ 0…2H`) to
 /// `(x0 + 1, y0 + 1, z0 + 1)`.
 protocol TrilinearScatter {
+    /// Whether a sample whose cells start at storage plane `z0` adds anything (a worker's slab of planes).
+    func reaches(z0: Int) -> Bool
+    /// Whether any sample whose cells start at a storage plane in `planes` adds anything.
+    func reaches(anyOf planes: ClosedRange<Int>) -> Bool
     func add(x0: Int, y0: Int, z0: Int, value v: SIMD2<Float>, weight w: Float, _ t: TrilinearWeights)
 }
 
@@ -156,6 +160,9 @@ struct FloatScatter: TrilinearScatter {
     let numerator: UnsafeMutablePointer<SIMD2<Float>>
     let weights: UnsafeMutablePointer<Float>
     let nx: Int, nxy: Int
+
+    @inline(__always) func reaches(z0: Int) -> Bool { true }
+    @inline(__always) func reaches(anyOf planes: ClosedRange<Int>) -> Bool { true }
 
     @inline(__always) func add(x0: Int, y0: Int, z0: Int, value v: SIMD2<Float>, weight w: Float, _ t: TrilinearWeights) {
         let i = x0 + nx * y0 + nxy * z0
@@ -193,16 +200,21 @@ func insertSlice<Target: TrilinearScatter>(into target: Target, grid: FourierGri
             let s = slice + row * hx
             let sw = weightBase + weightStride * row * hx
             let base = Float(y) * g.axisY
+            // The row's heights lie within ±(the larger |z| of its ends): z is linear along the row (rounding is
+            // monotonic) and the Friedel flip only changes its sign.
+            let reach = max(abs(base.z), abs(base.z + Float(xMax) * g.axisX.z))
+            guard target.reaches(anyOf: Int(offset - reach)...Int(offset + reach)) else { continue }
             let rowPhase = phaseY?[row] ?? SIMD2(1, 0)
             for x in 0...xMax {
-                var v = s[x]
-                if let phaseX { v = complexMultiplyConjugate(v, complexMultiply(phaseX[x], rowPhase)) }
                 var p = base + Float(x) * g.axisX
                 let sign: Float = p.x < 0 ? -1 : 1
                 p *= sign
-                v.y *= sign
                 let px = p.x, py = p.y + offset, pz = p.z + offset
                 let x0 = Int(px), y0 = Int(py), z0 = Int(pz)
+                guard target.reaches(z0: z0) else { continue }
+                var v = s[x]
+                if let phaseX { v = complexMultiplyConjugate(v, complexMultiply(phaseX[x], rowPhase)) }
+                v.y *= sign
                 let fx = px - Float(x0), fy = py - Float(y0), fz = pz - Float(z0)
                 let gx = 1 - fx, gy = 1 - fy, gz = 1 - fz
                 let t = TrilinearWeights(gx * gy * gz, fx * gy * gz, gx * fy * gz, fx * fy * gz,

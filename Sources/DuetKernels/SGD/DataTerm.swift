@@ -61,17 +61,18 @@ public enum DataTerm {
     /// `w f α²C²/σ²` within `radius_px` (zero outside), to be back-projected at the pose; stored in the compact
     /// layout of that radius (`SliceLayout.compact`), so that their memory and cost follow the resolution. Poses
     /// are projected and weighted in parallel on `threads` workers; each slice depends only on its own image and
-    /// pose.
+    /// pose. `reusing` is an earlier result whose memory serves again when it is large enough (that result must not
+    /// be used afterwards).
     public static func gradientSlices(volume: FourierVolume, images: PoseImageBatch, poses: [[WeightedPose]],
-                                      noiseVariance: NoiseSpectrum, radius_px: Int,
-                                      threads: Int? = nil) -> GradientSlices {
+                                      noiseVariance: NoiseSpectrum, radius_px: Int, threads: Int? = nil,
+                                      reusing previous: GradientSlices? = nil) -> GradientSlices {
         let layout = AnnulusLayout(box: images.box, radius: radius_px, minRadius: 0)
         let sliceLayout = SliceLayout.compact(radius_px: radius_px, imageBox: images.box)
         let sliceIndex = (0..<layout.count).map { sliceLayout.index(kx: Int(layout.kx[$0]), ky: Int(layout.ky[$0])) }
         let entries = poses.enumerated().flatMap { image, list in list.map { (image: image, pose: $0) } }
         let imageStride = images.complexCount, stride = sliceLayout.complexCount
         let result = GradientSlices(count: entries.count, layout: sliceLayout, rotations: entries.map(\.pose.rotation),
-                                    shifts_px: entries.map(\.pose.shift_px))
+                                    shifts_px: entries.map(\.pose.shift_px), reusing: previous)
         guard !entries.isEmpty else { return result }
         volume.project(rotations: result.rotations, translations_px: result.shifts_px, radius_px: radius_px,
                        layout: sliceLayout, into: result.slices.baseAddress, outputStride: stride, threads: threads)
@@ -101,6 +102,35 @@ public enum DataTerm {
         return result
     }
 
+    /// An upper bound on `GradientSlices.maxAbsoluteValue` of `gradientSlices` with the same arguments, without
+    /// making the slices: `|P| ≤ max |V|` (trilinear interpolation averages cells; a translation keeps the modulus),
+    /// so a value is at most `w α s |C| (α |C| max|V| + |X|)` and a curvature `w α² s C²` (`s = f/σ²`), bounded per
+    /// image by the largest `s C²` and `s |C| |X|` of its coefficients; with a margin for Float rounding.
+    public static func gradientBound(volume: FourierVolume, images: PoseImageBatch, poses: [[WeightedPose]],
+                                     noiseVariance: NoiseSpectrum, radius_px: Int) -> Double {
+        let layout = AnnulusLayout(box: images.box, radius: radius_px, minRadius: 0)
+        let scales = layout.inverseVariances(noiseVariance)
+        let volumeMax = volume.maxModulus()
+        var bound = 0.0
+        for (i, imagePoses) in poses.enumerated() where !imagePoses.isEmpty {
+            let x = images.spectra.baseAddress + i * images.complexCount
+            let c = images.ctfs.baseAddress + i * images.complexCount
+            var ctfSquared = 0.0, ctfImage = 0.0
+            for n in 0..<layout.count {
+                let k = Int(layout.halfPlaneIndex[n]), ctf = Double(abs(c[k]))
+                ctfSquared = max(ctfSquared, scales[n] * ctf * ctf)
+                let xk = SIMD2<Double>(x[k])
+                ctfImage = max(ctfImage, scales[n] * ctf * (xk * xk).sum().squareRoot())
+            }
+            for pose in imagePoses {
+                let a = pose.scale
+                bound = max(bound, pose.weight * a * (a * ctfSquared * volumeMax + ctfImage),
+                            pose.weight * a * a * ctfSquared)
+            }
+        }
+        return bound * (1 + 1e-3)
+    }
+
     /// Adds the gradient of `L` to `accumulator.numerator` and the diagonal curvature to `accumulator.weight`.
     public static func accumulateGradient(volume: FourierVolume, images: PoseImageBatch, poses: [[WeightedPose]],
                                           noiseVariance: NoiseSpectrum, radius_px: Int, into accumulator: BackProjector,
@@ -123,18 +153,27 @@ public final class GradientSlices: @unchecked Sendable {
     public var stride: Int { layout.complexCount }
     public let rotations: [Rotation]
     public let shifts_px: [SIMD2<Double>]
+    /// At least `count · stride` values each (more when the memory of a larger earlier set is reused).
     public let slices: AlignedBuffer<SIMD2<Float>>
     public let curvatures: AlignedBuffer<Float>
     /// The largest magnitude of any real or imaginary part of a slice value or of a curvature.
     public internal(set) var maxAbsoluteValue: Double = 0
 
-    init(count: Int, layout: SliceLayout, rotations: [Rotation], shifts_px: [SIMD2<Double>]) {
+    /// Room for `count` slices of `layout`: `previous`'s buffers when they are large enough (their content is
+    /// overwritten by the projection), otherwise new ones.
+    init(count: Int, layout: SliceLayout, rotations: [Rotation], shifts_px: [SIMD2<Double>], reusing previous: GradientSlices?) {
         self.count = count
         self.layout = layout
         self.rotations = rotations
         self.shifts_px = shifts_px
-        slices = AlignedBuffer(count: count * layout.complexCount)
-        curvatures = AlignedBuffer(count: count * layout.complexCount)
+        let needed = count * layout.complexCount
+        if let previous, previous.slices.count >= needed {
+            slices = previous.slices
+            curvatures = previous.curvatures
+        } else {
+            slices = AlignedBuffer(count: needed)
+            curvatures = AlignedBuffer(count: needed)
+        }
     }
 
     /// Back-projects every slice into `accumulator` (exact, thread-count independent sums).
