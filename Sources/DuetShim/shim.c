@@ -36,7 +36,7 @@ unsigned duet_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 
 void duet_keep_freed_memory(void) {
 #ifdef __GLIBC__
-    mallopt(M_MMAP_THRESHOLD, 256 << 20);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
 }

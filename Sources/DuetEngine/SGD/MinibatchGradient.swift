@@ -30,6 +30,10 @@ final class MinibatchGradient {
         let budget = max(1, budget_bytes / bytesPerSlice)
         let totalPoses = try communicator.allreduceSum(poseCounts.reduce(0, +))
         let groups = totalPoses <= budget ? [0..<poses.count] : Self.imageGroups(poseCounts: poseCounts, budget: budget)
+        // The kept slice memory serves again unless the largest group needs more, or less than half of it (the
+        // broad posteriors of the first iterations need far more than later ones): then it goes before new comes.
+        let needed = (groups.map { poseCounts[$0].reduce(0, +) }.max() ?? 0) * sliceCount
+        if let kept = self.slices?.slices.count, kept < needed || kept > 2 * needed { self.slices = nil }
         func slices(_ images: Range<Int>) -> GradientSlices {
             let made = DataTerm.gradientSlices(volume: volume, images: batch.subset(Array(images)),
                                                poses: Array(poses[images]), noiseVariance: noiseVariance,

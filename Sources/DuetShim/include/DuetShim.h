@@ -38,8 +38,8 @@ unsigned duet_h5f_acc_trunc(void);
 unsigned duet_h5f_acc_rdonly(void);
 
 /// Lets glibc keep freed memory for reuse instead of handing every large block back to the kernel and
-/// faulting it in again on the next allocation (blocks under 256 MB come from the heap, which keeps up to
-/// 1 GB of free memory). No effect on other C libraries.
+/// faulting it in again on the next allocation (blocks under 64 MB come from the heap, which keeps up to
+/// 256 MB of free memory). No effect on other C libraries.
 void duet_keep_freed_memory(void);
 
 #endif
