@@ -46,6 +46,17 @@ public protocol Communicator: AnyObject {
     /// (collective). `count` is in elements of `kind`.
     func allreduceSumRaw(_ buffer: UnsafeMutableRawPointer, count: Int, kind: ReductionElementKind) throws
 
+    /// Sums every rank's `buffer` element-wise and leaves each rank its own segment of the sum: the segments are
+    /// consecutive, `counts[r]` elements for rank `r` in rank order (`counts` the same on every rank, summing to the
+    /// buffer's length), and after the call rank `r`'s segment holds the sum; the rest of `buffer` is undefined
+    /// (collective, like `MPI_Reduce_scatter`). Moves half the data of an allreduce.
+    func reduceScatterSumRaw(_ buffer: UnsafeMutableRawPointer, counts: [Int], kind: ReductionElementKind) throws
+
+    /// Copies every rank's segment of `buffer` into the others': consecutive segments of `byteCounts[r]` bytes, rank
+    /// `r`'s in rank order (`byteCounts` the same on every rank); each rank's own segment is the input (collective,
+    /// like `MPI_Allgatherv` in place).
+    func allgatherRaw(_ buffer: UnsafeMutableRawPointer, byteCounts: [Int]) throws
+
     /// The largest of every rank's `value` (collective).
     func allreduceMax(_ value: Double) throws -> Double
 
@@ -72,6 +83,21 @@ extension Communicator {
     /// In-place element-wise sum over ranks of an array (collective).
     public func allreduceSum<T: AllreduceElement>(_ array: inout [T]) throws {
         try array.withUnsafeMutableBufferPointer { try allreduceSum($0) }
+    }
+
+    /// `reduceScatterSumRaw` of a typed buffer: rank `r` ends up with the sum of the elements in its segment
+    /// (`counts` in elements; collective).
+    public func reduceScatterSum<T: AllreduceElement>(_ buffer: UnsafeMutableBufferPointer<T>, counts: [Int]) throws {
+        precondition(counts.count == size && counts.reduce(0, +) == buffer.count, "reduceScatterSum: counts")
+        guard let base = buffer.baseAddress, !buffer.isEmpty else { return }
+        try reduceScatterSumRaw(UnsafeMutableRawPointer(base), counts: counts, kind: T.reductionKind)
+    }
+
+    /// `allgatherRaw` of a typed buffer: rank `r`'s segment of `counts[r]` elements goes to every rank (collective).
+    public func allgather<T: BitwiseCopyable>(_ buffer: UnsafeMutableBufferPointer<T>, counts: [Int]) throws {
+        precondition(counts.count == size && counts.reduce(0, +) == buffer.count, "allgather: counts")
+        guard let base = buffer.baseAddress, !buffer.isEmpty else { return }
+        try allgatherRaw(UnsafeMutableRawPointer(base), byteCounts: counts.map { $0 * MemoryLayout<T>.stride })
     }
 
     /// Sum of one value over ranks (collective).

@@ -75,6 +75,22 @@ public final class LocalCommunicator: Communicator, @unchecked Sendable {
         }
     }
 
+    public func reduceScatterSumRaw(_ buffer: UnsafeMutableRawPointer, counts: [Int], kind: ReductionElementKind) throws {
+        // Every rank sums the whole buffer in rank order, which leaves its own segment right (and the rest too).
+        try allreduceSumRaw(buffer, count: counts.reduce(0, +), kind: kind)
+    }
+
+    public func allgatherRaw(_ buffer: UnsafeMutableRawPointer, byteCounts: [Int]) throws {
+        let offset = byteCounts[..<rank].reduce(0, +)
+        let mine = Array(UnsafeRawBufferPointer(start: buffer + offset, count: byteCounts[rank]))
+        let all = try group.exchange(rank: rank, value: mine)
+        var start = 0
+        for (source, bytes) in all.enumerated() {
+            if source != rank && !bytes.isEmpty { bytes.withUnsafeBytes { (buffer + start).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+            start += byteCounts[source]
+        }
+    }
+
     public func allreduceMax(_ value: Double) throws -> Double {
         try group.exchange(rank: rank, value: value).max()!
     }

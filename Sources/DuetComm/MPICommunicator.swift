@@ -62,13 +62,7 @@ public final class MPICommunicator: Communicator {
     }
 
     public func allreduceSumRaw(_ buffer: UnsafeMutableRawPointer, count: Int, kind: ReductionElementKind) throws {
-        let (type, bytes): (MPI_Datatype?, Int) = switch kind {
-        case .float: (duet_mpi_float(), 4)
-        case .double: (duet_mpi_double(), 8)
-        case .int64: (duet_mpi_int64(), 8)
-        case .complexFloat: (duet_mpi_c_float_complex(), 8)
-        case .complexDouble: (duet_mpi_c_double_complex(), 16)
-        }
+        let (type, bytes) = Self.datatype(kind)
         var offset = 0
         while offset < count {
             let chunk = min(count - offset, Int(Int32.max))
@@ -76,6 +70,28 @@ public final class MPICommunicator: Communicator {
                                                duet_mpi_op_sum(), handle), "MPI_Allreduce")
             offset += chunk
         }
+    }
+
+    public func reduceScatterSumRaw(_ buffer: UnsafeMutableRawPointer, counts: [Int], kind: ReductionElementKind) throws {
+        let (type, bytes) = Self.datatype(kind)
+        precondition(counts.count == size, "reduceScatterSumRaw: one count per rank")
+        precondition(counts.allSatisfy { $0 <= Int(Int32.max) }, "reduceScatterSumRaw: a segment over 2³¹ elements")
+        var recvCounts = counts.map(Int32.init)
+        // In place, MPI leaves this rank's sum at the start of the buffer: move it to its segment.
+        try MPIRuntime.check(MPI_Reduce_scatter(duet_mpi_in_place(), buffer, &recvCounts, type, duet_mpi_op_sum(),
+                                                handle), "MPI_Reduce_scatter")
+        let offset = counts[..<rank].reduce(0, +)
+        if offset > 0 { (buffer + offset * bytes).copyMemory(from: buffer, byteCount: counts[rank] * bytes) }
+    }
+
+    public func allgatherRaw(_ buffer: UnsafeMutableRawPointer, byteCounts: [Int]) throws {
+        precondition(byteCounts.count == size, "allgatherRaw: one count per rank")
+        precondition(byteCounts.reduce(0, +) <= Int(Int32.max), "allgatherRaw: over 2³¹ bytes")
+        var counts = byteCounts.map(Int32.init)
+        var displacements = [Int32](repeating: 0, count: size)
+        for r in 1..<max(1, size) { displacements[r] = displacements[r - 1] + counts[r - 1] }
+        try MPIRuntime.check(MPI_Allgatherv(duet_mpi_in_place(), 0, duet_mpi_byte(), buffer, &counts, &displacements,
+                                            duet_mpi_byte(), handle), "MPI_Allgatherv")
     }
 
     public func allreduceMax(_ value: Double) throws -> Double {
@@ -104,6 +120,17 @@ public final class MPICommunicator: Communicator {
         guard rank == root else { return nil }
         return counts.indices.map { i in
             Array(received[Int(displacements[i])..<Int(displacements[i]) + Int(counts[i])])
+        }
+    }
+
+    /// The MPI datatype of `kind` and its size in bytes.
+    private static func datatype(_ kind: ReductionElementKind) -> (MPI_Datatype?, Int) {
+        switch kind {
+        case .float: (duet_mpi_float(), 4)
+        case .double: (duet_mpi_double(), 8)
+        case .int64: (duet_mpi_int64(), 8)
+        case .complexFloat: (duet_mpi_c_float_complex(), 8)
+        case .complexDouble: (duet_mpi_c_double_complex(), 16)
         }
     }
 }

@@ -31,6 +31,14 @@ public final class TimedCommunicator: Communicator {
         try times.measure(.communication) { try base.allreduceSumRaw(buffer, count: count, kind: kind) }
     }
 
+    public func reduceScatterSumRaw(_ buffer: UnsafeMutableRawPointer, counts: [Int], kind: ReductionElementKind) throws {
+        try times.measure(.communication) { try base.reduceScatterSumRaw(buffer, counts: counts, kind: kind) }
+    }
+
+    public func allgatherRaw(_ buffer: UnsafeMutableRawPointer, byteCounts: [Int]) throws {
+        try times.measure(.communication) { try base.allgatherRaw(buffer, byteCounts: byteCounts) }
+    }
+
     public func allreduceMax(_ value: Double) throws -> Double {
         try times.measure(.communication) { try base.allreduceMax(value) }
     }

@@ -102,6 +102,38 @@ final class CoarseToFineSearchTests: XCTestCase {
         XCTAssertLessThan(min(massNear(truth, modes: 1), massNear(twin, modes: 1)), 0.01)
     }
 
+    /// Images are refined in parallel and the global level's rotation blocks are claimed by whichever thread is
+    /// free: the posteriors (poses, weights, scales, ESS) are nevertheless identical at 1 and 3 threads, for the
+    /// global-then-local search and the local search alike.
+    func testSearchIsIndependentOfTheThreadCount() {
+        let volume = FourierVolume(map: Self.blobMap([[4, 0, 0], [-3, 5, 1], [0, -2, 6]]), grid: FourierGrid(box: Self.box))
+        let truths = (0..<5).map { Rotation(axisAngle: [0.3 * Double($0), -0.2, 0.5 + 0.4 * Double($0)]) }
+        let batch = PoseImageBatch(box: Self.box, count: truths.count)
+        for (i, truth) in truths.enumerated() {
+            volume.project(rotation: truth, into: batch.spectra.baseAddress + i * batch.complexCount)
+        }
+        batch.ctfs.baseAddress.update(repeating: 1, count: truths.count * batch.complexCount)
+        let noise = NoiseSpectrum(shells: [Double](repeating: 5, count: Self.box))
+        func posteriors(threads: Int) -> [[Double]] {
+            let search = CoarseToFineSearch(box: Self.box, diameter_px: 28, radius_px: 12, coarseRadius_px: 8,
+                                            maxShift_px: 2, minRadius_px: 0, scalePriorPrecision: 4, maxModes: 3,
+                                            threads: threads)
+            let global = search.search(volume: volume, batch: batch, noiseVariance: noise)
+            let local = search.searchLocally(volume: volume, batch: batch, around: truths.map { ($0, .zero) },
+                                             noiseVariance: noise)
+            return (global + local).map { posterior in
+                [posterior.ess] + posterior.poses.flatMap { pose in
+                    let q = pose.rotation.quaternionVector
+                    return [q.x, q.y, q.z, q.w, pose.shift_px.x, pose.shift_px.y, pose.weight, pose.scale]
+                }
+            }
+        }
+        let one = posteriors(threads: 1)
+        XCTAssertEqual(one.count, 2 * truths.count)
+        XCTAssertTrue(one.allSatisfy { $0.count > 1 })
+        XCTAssertEqual(posteriors(threads: 3), one)
+    }
+
     /// A local search from a pose a few needed steps off (rotation) and 1 px off (shift) lands within one needed
     /// step of the true pose; one started 90° off stays far from it (its levels reach about 7 needed steps).
     func testLocalSearchRecoversANearbyPoseOnly() {

@@ -32,17 +32,23 @@ final class MinibatchGradientTests: XCTestCase {
         }
         let noise = NoiseSpectrum(shells: [Double](repeating: 1, count: box))
         let allPoses = poses
-        /// The accumulator's cells and scale, the images split over `ranks` ranks (rank 0 the first image).
+        /// The accumulator's summed cells (numerators then weights) and scale, the images split over `ranks` ranks
+        /// (rank 0 the first image), each rank holding the sums of its own planes.
         func cells(budget_bytes: Int, ranks: Int = 1) throws -> (cells: [Int64], scale: Double) {
             let perRank = try LocalCommunicator.run(size: ranks) { c in
                 let mine = ranks == 1 ? Array(0..<3) : (c.rank == 0 ? [0] : [1, 2])
-                let a = try MinibatchGradient(budget_bytes: budget_bytes)
+                let summed = try MinibatchGradient(budget_bytes: budget_bytes)
                     .accumulate(volume: volume, batch: images.subset(mine), poses: mine.map { allPoses[$0] },
                                 noiseVariance: noise, radius_px: 10, grid: grid, threads: 2, communicator: c)
-                return (cells: Array(a.cells.buffer), scale: a.scale)
+                let a = summed.accumulator, n = a.regionCount, plane = a.cellsPerPlane, own = summed.ownPlanes
+                let cells = a.cells.buffer
+                return (numerators: Array(cells[(2 * plane * own.lowerBound)..<(2 * plane * own.upperBound)]),
+                        weights: Array(cells[(2 * n + plane * own.lowerBound)..<(2 * n + plane * own.upperBound)]),
+                        scale: a.scale, shares: summed.shares)
             }
-            XCTAssertTrue(perRank.allSatisfy { $0.cells == perRank[0].cells && $0.scale == perRank[0].scale })
-            return perRank[0]
+            XCTAssertTrue(perRank.allSatisfy { $0.scale == perRank[0].scale && $0.shares == perRank[0].shares })
+            XCTAssertEqual(perRank[0].shares.map(\.count).reduce(0, +), 2 * Int(grid.scale * 10 + 1) + 1)
+            return (cells: perRank.flatMap(\.numerators) + perRank.flatMap(\.weights), scale: perRank[0].scale)
         }
         let bytesPerSlice = images.complexCount * 12
         let whole = try cells(budget_bytes: 100 * bytesPerSlice)

@@ -4,7 +4,8 @@ import DuetCore
 /// `duet mpi-selftest OUTPUT.h5`, run under `mpirun`: a check of the distributed machinery a refinement relies on.
 /// The world splits into the refinement's two half-set communicators (`HalfSetRanks`, checked against the pure
 /// `HalfSetPlan`; one rank serves both halves on the world), sums of every element type are allreduced inside each
-/// half and over the world and compared with their analytic values, and every rank writes its own rows of a particle
+/// half and over the world, and uneven segments reduce-scattered and allgathered, and compared with their analytic
+/// values, and every rank writes its own rows of a particle
 /// table (synthetic particles whose values follow from their row) to one HDF5 file while rank 0 writes a volume.
 /// Rank `r` holds `rowsPerRank + r` rows so that the shards are uneven.
 public enum MPISelfTestJob {
@@ -32,8 +33,11 @@ public enum MPISelfTestJob {
             }
             try checkAllreduce(ranks.communicator, worldRanks: Array(expected), worldRank: world.rank,
                                label: "half \(half == .a ? "A" : "B")")
+            try checkSegments(ranks.communicator, worldRanks: Array(expected), worldRank: world.rank,
+                              label: "half \(half == .a ? "A" : "B")")
         }
         try checkAllreduce(world, worldRanks: Array(0..<world.size), worldRank: world.rank, label: "world")
+        try checkSegments(world, worldRanks: Array(0..<world.size), worldRank: world.rank, label: "world")
 
         let rows = rowsPerRank + world.rank
         let firstRow = (0..<world.rank).reduce(0) { $0 + rowsPerRank + $1 }
@@ -64,6 +68,31 @@ public enum MPISelfTestJob {
         return Particle(image: ImageLocation(index: row, path: "rank\(worldRank).mrcs"), pixelSize_A: 1.5, boxSize: 64,
                         ctf: ctf, pose: Pose(rotation: Rotation(relion: angles), shiftX_A: r * 0.25, shiftY_A: -r * 0.25),
                         halfSet: row % 2 == 0 ? .a : .b)
+    }
+
+    /// Reduce-scatter and allgather over uneven segments (rank `r` of the communicator owns `5 + 3r` elements, the
+    /// last rank none when there are several): each rank's segment of the sum, and every rank's segment after the
+    /// gather, must equal their closed forms.
+    private static func checkSegments(_ comm: Communicator, worldRanks: [Int], worldRank: Int, label: String) throws {
+        let counts = (0..<comm.size).map { comm.size > 1 && $0 == comm.size - 1 ? 0 : 5 + 3 * $0 }
+        let offsets = counts.indices.map { counts[..<$0].reduce(0, +) }
+        let total = counts.reduce(0, +)
+        var integers = (0..<total).map { Int64($0) * Int64(worldRank + 1) }
+        try integers.withUnsafeMutableBufferPointer { try comm.reduceScatterSum($0, counts: counts) }
+        let weightSum = Int64(worldRanks.reduce(0) { $0 + $1 + 1 })
+        for i in offsets[comm.rank]..<(offsets[comm.rank] + counts[comm.rank]) where integers[i] != Int64(i) * weightSum {
+            throw DuetError("\(label) reduce-scatter mismatch at element \(i) on world rank \(worldRank): "
+                            + "\(integers[i]) ≠ \(Int64(i) * weightSum)")
+        }
+        var gathered = (0..<total).map { i -> SIMD2<Float> in
+            offsets[comm.rank]..<(offsets[comm.rank] + counts[comm.rank]) ~= i ? [Float(worldRank), Float(i)] : [-1, -1]
+        }
+        try gathered.withUnsafeMutableBufferPointer { try comm.allgather($0, counts: counts) }
+        for rank in 0..<comm.size {
+            for i in offsets[rank]..<(offsets[rank] + counts[rank]) where gathered[i] != [Float(worldRanks[rank]), Float(i)] {
+                throw DuetError("\(label) allgather mismatch at element \(i) on world rank \(worldRank): \(gathered[i])")
+            }
+        }
     }
 
     /// Every rank contributes values derived from its world rank; the sum must equal the closed form.

@@ -189,12 +189,12 @@ final class AbinitEngine {
         try times.measure(.update) {
             try updateNoise(batch: batch, poses: poses, positions: mine, minibatchCount: minibatch.count, radius: r)
         }
-        let accumulator = try times.measure(.backProjection) {
+        let summed = try times.measure(.backProjection) {
             try gradient.accumulate(volume: volume, batch: batch, poses: poses.map(symmetryExpanded),
                                     noiseVariance: noise.variance, radius_px: r, grid: grid,
                                     threads: configuration.threads, communicator: communicator)
         }
-        times.measure(.update) { takeStep(accumulator, iteration: t, radius_px: r) }
+        try times.measure(.update) { try takeStep(summed, iteration: t, radius_px: r) }
         return essSum / Double(max(1, minibatch.count))
     }
 
@@ -215,25 +215,46 @@ final class AbinitEngine {
         }
     }
 
-    /// The preconditioned step `V ← V − lr · g / (H + λ)` and the real-space constraints.
-    private func takeStep(_ accumulator: ExactBackProjector, iteration t: Int, radius_px r: Int) {
+    /// The preconditioned step `V ← V − lr · g / (H + λ)` and the real-space constraints. Each rank steps the
+    /// z-planes whose sums it holds, then the ranks exchange the stepped planes (collective).
+    private func takeStep(_ gradient: SummedGradient, iteration t: Int, radius_px r: Int) throws {
         let learningRate = t < configuration.highLearningRateIterations ? configuration.initialLearningRate
                                                                          : configuration.learningRate
-        // Sums per z-plane, added in plane order: the same damping at any thread count.
-        let planeSums = AlignedBuffer<SIMD2<Double>>(count: accumulator.planeCount)
-        nonisolated(unsafe) let sums = planeSums.baseAddress
-        accumulator.forEachCellInParallel(threads: configuration.threads) { plane, _, _, weight in
-            sums[plane] += SIMD2(weight, 1)
+        let accumulator = gradient.accumulator, mine = gradient.ownPlanes
+        // Sums per z-plane, added in plane order: the same damping at any thread and rank count.
+        var planeSums = [Double](repeating: 0, count: 2 * accumulator.planeCount)
+        planeSums.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let sums = buffer.baseAddress
+            accumulator.forEachCellInParallel(planes: mine, threads: configuration.threads) { plane, _, _, weight in
+                sums?[2 * plane] += weight
+                sums?[2 * plane + 1] += 1
+            }
         }
-        let total = planeSums.toArray().reduce(SIMD2<Double>.zero, +)
-        let damping = total.y > 0 ? 0.01 * total.x / total.y : 1
+        let total = try communicator.sumDisjointRows(planeSums, rowLength: 2)
+        let damping = total[1] > 0 ? 0.01 * total[0] / total[1] : 1
         nonisolated(unsafe) let data = volume.data.baseAddress
         withExtendedLifetime(volume) {
-            accumulator.forEachCellInParallel(threads: configuration.threads) { _, i, numerator, weight in
+            accumulator.forEachCellInParallel(planes: mine, threads: configuration.threads) { _, i, numerator, weight in
                 data[i] -= SIMD2<Float>(learningRate * numerator / (weight + damping))
             }
         }
+        try shareSteppedPlanes(gradient)
         applyConstraints(radius_px: r)
+    }
+
+    /// Every rank's stepped z-planes of the volume go to the other ranks of its half, through the accumulator's
+    /// memory (its sums are spent); nothing to do on one rank.
+    private func shareSteppedPlanes(_ gradient: SummedGradient) throws {
+        guard communicator.size > 1 else { return }
+        let accumulator = gradient.accumulator, data = volume.data.baseAddress
+        try accumulator.withSpentCells { region in
+            accumulator.copy(planes: gradient.ownPlanes, volume: data, region: region, toVolume: false)
+            try communicator.allgather(UnsafeMutableBufferPointer(start: region, count: accumulator.regionCount),
+                                       counts: gradient.shares.map { $0.count * accumulator.cellsPerPlane })
+            for (rank, planes) in gradient.shares.enumerated() where rank != gradient.rank {
+                accumulator.copy(planes: planes, volume: data, region: region, toVolume: true)
+            }
+        }
     }
 
     /// The pose search at Fourier radius `r` with this run's settings.

@@ -90,7 +90,8 @@ struct CoarseToFineSearch {
                                                 relativeThreshold: needsRefinement ? Self.modeThreshold : Self.relativeThreshold,
                                                 threads: threads, scalePriorPrecision: scalePriorPrecision,
                                                 summarises: !needsRefinement)
-        let fullRadius = PoseSearchSettings(radius_px: radius_px, minRadius_px: minRadius_px, threads: threads,
+        // Local levels score one image's few rotations: images are refined in parallel, each on one thread.
+        let fullRadius = PoseSearchSettings(radius_px: radius_px, minRadius_px: minRadius_px, threads: 1,
                                             scalePriorPrecision: scalePriorPrecision)
         var results = [(poses: [WeightedPose], ess: Double)]()
         // Images go through the global level in chunks, which bounds the memory of broad early posteriors.
@@ -99,18 +100,17 @@ struct CoarseToFineSearch {
             let global = PosePosteriorKernel.posteriors(volume: volume, images: chunk, rotations: globalRotations,
                                                         shifts_px: globalShifts, noiseVariance: noiseVariance,
                                                         settings: globalSettings)
-            for (slot, globalPosterior) in global.enumerated() {
-                guard needsRefinement else {
-                    results.append(ScoredPosterior(globalPosterior, rotations: globalRotations, shifts: globalShifts).weighted)
-                    continue
-                }
-                let centres = ScoredPosterior.modes(of: globalPosterior, rotations: globalRotations, shifts: globalShifts,
+            guard needsRefinement else {
+                results += global.map { ScoredPosterior($0, rotations: globalRotations, shifts: globalShifts).weighted }
+                continue
+            }
+            results += ParallelFor.map(count: global.count, threads: threads) { slot in
+                let centres = ScoredPosterior.modes(of: global[slot], rotations: globalRotations, shifts: globalShifts,
                                                     count: maxModes, separation_rad: 2 * globalGrid.step_deg * .pi / 180)
                 // The first local level covers the gap between global shift grid points, later ones ±0.5 px.
-                let posterior = refine(image: chunk.subset([slot]), volume: volume, centres: centres,
-                                       step_deg: globalGrid.step_deg, shiftHalfWidth: max(1, globalShiftStep_px / 2),
-                                       noiseVariance: noiseVariance, settings: fullRadius)
-                results.append(posterior.weighted)
+                return refine(image: chunk.subset([slot]), volume: volume, centres: centres,
+                              step_deg: globalGrid.step_deg, shiftHalfWidth: max(1, globalShiftStep_px / 2),
+                              noiseVariance: noiseVariance, settings: fullRadius).weighted
             }
         }
         return results
@@ -122,10 +122,12 @@ struct CoarseToFineSearch {
     func searchLocally(volume: FourierVolume, batch: PoseImageBatch, around poses: [(rotation: Rotation, shift_px: SIMD2<Double>)],
                        localLevels: Int = 2, noiseVariance: NoiseSpectrum) -> [(poses: [WeightedPose], ess: Double)] {
         precondition(poses.count == batch.count, "CoarseToFineSearch: one starting pose per image")
-        let fullRadius = PoseSearchSettings(radius_px: radius_px, minRadius_px: minRadius_px, threads: threads,
+        // Images are refined in parallel, each on one thread.
+        let fullRadius = PoseSearchSettings(radius_px: radius_px, minRadius_px: minRadius_px, threads: 1,
                                             scalePriorPrecision: scalePriorPrecision)
         let step_deg = neededStep_deg * Double(1 << localLevels)
-        return poses.enumerated().map { slot, pose in
+        return ParallelFor.map(count: poses.count, threads: threads) { slot in
+            let pose = poses[slot]
             let centre = ScoredPosterior.Entry(rotation: pose.rotation, shift_px: pose.shift_px, logLikelihood: 0, scale: 1)
             return refine(image: batch.subset([slot]), volume: volume, centres: [centre], step_deg: step_deg,
                           shiftHalfWidth: 1, noiseVariance: noiseVariance, settings: fullRadius).weighted

@@ -33,7 +33,7 @@ import Foundation
 ///
 /// Each rotation is projected once (at `radius_px`) and shared by all images and shifts. Rotations are processed
 /// in fixed blocks of `rotationBlock` (the slices of a block stay in cache while every `B` streams past them);
-/// blocks are distributed over threads. Per block and image the kernel keeps the block maximum, `Σ exp(LL − m)`,
+/// threads claim blocks one at a time. Per block and image the kernel keeps the block maximum, `Σ exp(LL − m)`,
 /// `Σ exp(2(LL − m))` and the poses within `log(relativeThreshold)` of the block maximum; the final reduction per
 /// image runs over blocks in index order, so results are bitwise independent of the thread count. Dot products
 /// accumulate in `SIMD16<Float>` lanes (each lane sums ≈ 2n/32 terms) and are reduced in Double.
@@ -77,85 +77,73 @@ public enum PosePosteriorKernel {
         let shiftCount = shifts_px.count
         let blockCount = (rotationIndices.count + rotationBlock - 1) / rotationBlock
         let workers = min(blockCount, max(1, settings.threads ?? ParallelFor.defaultThreads))
-        let stats = BlockStatistics(blocks: blockCount, images: imageCount, workers: workers)
+        let stats = BlockStatistics(blocks: blockCount, images: imageCount)
         let logThreshold = settings.relativeThreshold > 0 ? log(settings.relativeThreshold) : -Double.infinity
         let stride = layout.paddedFloats
         let box = grid.box
 
-        withExtendedLifetime((prepared, stats)) {
-            ParallelFor.runPerWorker(count: blockCount, workers: workers) { worker, blocks in
-                let block = rotationBlock
-                let halfPlane = UnsafeMutablePointer<SIMD2<Float>>.allocate(capacity: box * (box / 2 + 1))
-                let slices = UnsafeMutablePointer<Float>.allocate(capacity: 2 * block * stride)
-                slices.initialize(repeating: 0, count: 2 * block * stride)
-                let sliceSquares = slices + block * stride
-                let ll = UnsafeMutablePointer<Double>.allocate(capacity: block * shiftCount)
-                let quad = UnsafeMutablePointer<Double>.allocate(capacity: block)
-                // The scale of each pose (only with a scale prior).
-                let scales = UnsafeMutablePointer<Double>.allocate(capacity: block * shiftCount)
-                scales.initialize(repeating: 1, count: block * shiftCount)
-                defer {
-                    halfPlane.deallocate(); slices.deallocate(); ll.deallocate(); quad.deallocate()
-                    scales.deallocate()
+        let scratch = (0..<workers).map { _ in BlockScratch(box: box, block: rotationBlock, stride: stride,
+                                                             shiftCount: shiftCount) }
+        withExtendedLifetime((prepared, stats, scratch)) {
+            // Blocks are claimed one at a time: their cost varies (poses skipped below underflow, poses kept).
+            ParallelFor.runClaiming(count: blockCount, workers: workers) { worker, b in
+                let work = scratch[worker]
+                let slices = work.slices, sliceSquares = work.sliceSquares, ll = work.ll, quad = work.quad
+                let scales = work.scales
+                let first = b * rotationBlock
+                let members = min(rotationBlock, rotationIndices.count - first)
+                // Project each rotation of the block once, gather the annulus, square.
+                for j in 0..<members {
+                    volume.project(rotation: rotations[rotationIndices[first + j]], radius_px: settings.radius_px,
+                                   into: work.halfPlane)
+                    layout.gather(work.halfPlane, into: slices + j * stride)
+                    let s = slices + j * stride, s2 = sliceSquares + j * stride
+                    for e in 0..<(2 * layout.count) { s2[e] = s[e] * s[e] }
                 }
-                var found = [PoseCandidate]()
-                for b in blocks {
-                    let first = b * block
-                    let members = min(block, rotationIndices.count - first)
-                    // Project each rotation of the block once, gather the annulus, square.
+                for i in 0..<imageCount {
+                    let q = prepared.quadratic(image: i)
                     for j in 0..<members {
-                        volume.project(rotation: rotations[rotationIndices[first + j]], radius_px: settings.radius_px,
-                                       into: halfPlane)
-                        layout.gather(halfPlane, into: slices + j * stride)
-                        let s = slices + j * stride, s2 = sliceSquares + j * stride
-                        for e in 0..<(2 * layout.count) { s2[e] = s[e] * s[e] }
+                        quad[j] = dotProduct(q, sliceSquares + j * stride, count: stride)
                     }
-                    for i in 0..<imageCount {
-                        let q = prepared.quadratic(image: i)
-                        for j in 0..<members {
-                            quad[j] = dotProduct(q, sliceSquares + j * stride, count: stride)
-                        }
-                        // The linear terms `B_t · P` of every (rotation, shift) pair into `ll`, then the poses' LL.
-                        linearTerms(image: i, prepared: prepared, slices: slices, members: members,
-                                    shiftCount: shiftCount, into: ll)
-                        for j in 0..<members {
-                            for t in 0..<shiftCount {
-                                let e = j * shiftCount + t
-                                if let kappa = settings.scalePriorPrecision {
-                                    let fit = ScaledFit(linear: ll[e], quadratic: quad[j], priorPrecision: kappa)
-                                    ll[e] = fit.logLikelihood
-                                    scales[e] = fit.scale
-                                } else {
-                                    ll[e] -= quad[j]
-                                }
+                    // The linear terms `B_t · P` of every (rotation, shift) pair into `ll`, then the poses' LL.
+                    linearTerms(image: i, prepared: prepared, slices: slices, members: members,
+                                shiftCount: shiftCount, into: ll)
+                    for j in 0..<members {
+                        for t in 0..<shiftCount {
+                            let e = j * shiftCount + t
+                            if let kappa = settings.scalePriorPrecision {
+                                let fit = ScaledFit(linear: ll[e], quadratic: quad[j], priorPrecision: kappa)
+                                ll[e] = fit.logLikelihood
+                                scales[e] = fit.scale
+                            } else {
+                                ll[e] -= quad[j]
                             }
                         }
-                        // Block statistics (relative to the image constant c, added at the end).
-                        let m = maximum(ll, count: members * shiftCount)
-                        var s1 = 0.0, s2 = 0.0
-                        for e in 0..<(members * shiftCount) where settings.summarises && ll[e] - m >= Self.expUnderflow {
-                            let w = exp(ll[e] - m)
-                            s1 += w
-                            s2 += w * w
-                        }
-                        stats.set(block: b, image: i, max: m, sum: s1, sumSquares: s2)
-                        for j in 0..<members {
-                            for t in 0..<shiftCount where ll[j * shiftCount + t] - m >= logThreshold {
-                                found.append(PoseCandidate(image: Int32(i), rotation: Int32(rotationIndices[first + j]),
-                                                           shift: Int32(t), logLikelihood: ll[j * shiftCount + t],
-                                                           scale: Float(scales[j * shiftCount + t])))
-                            }
+                    }
+                    // Block statistics (relative to the image constant c, added at the end).
+                    let m = maximum(ll, count: members * shiftCount)
+                    var s1 = 0.0, s2 = 0.0
+                    for e in 0..<(members * shiftCount) where settings.summarises && ll[e] - m >= Self.expUnderflow {
+                        let w = exp(ll[e] - m)
+                        s1 += w
+                        s2 += w * w
+                    }
+                    stats.set(block: b, image: i, max: m, sum: s1, sumSquares: s2)
+                    for j in 0..<members {
+                        for t in 0..<shiftCount where ll[j * shiftCount + t] - m >= logThreshold {
+                            work.found.append(PoseCandidate(image: Int32(i), rotation: Int32(rotationIndices[first + j]),
+                                                            shift: Int32(t), logLikelihood: ll[j * shiftCount + t],
+                                                            scale: Float(scales[j * shiftCount + t])))
                         }
                     }
                 }
-                stats.setCandidates(worker: worker, found)
             }
         }
 
         // Final reduction per image: blocks in index order; candidates sorted, so the thread count cannot matter.
         var perImage = [[PoseCandidate]](repeating: [], count: imageCount)
-        for w in 0..<workers {
-            for c in stats.candidates(worker: w) { perImage[Int(c.image)].append(c) }
+        for work in scratch {
+            for c in work.found { perImage[Int(c.image)].append(c) }
         }
         let poseCount = rotationIndices.count * shiftCount
         var results = [PosePosterior]()
@@ -413,27 +401,18 @@ final class PreparedImages: @unchecked Sendable {
     }
 }
 
-/// Per (block, image) statistics and per-worker candidate lists, written by disjoint workers.
+/// Per (block, image) statistics, written by disjoint workers.
 final class BlockStatistics: @unchecked Sendable {
     let images: Int
     let values: UnsafeMutablePointer<Double>   // (max, sum, sumSquares) per (block, image)
-    let lists: UnsafeMutablePointer<[PoseCandidate]>
-    let workers: Int
 
-    init(blocks: Int, images: Int, workers: Int) {
+    init(blocks: Int, images: Int) {
         self.images = images
-        self.workers = workers
         values = .allocate(capacity: 3 * blocks * images)
         values.initialize(repeating: 0, count: 3 * blocks * images)
-        lists = .allocate(capacity: workers)
-        lists.initialize(repeating: [], count: workers)
     }
 
-    deinit {
-        values.deallocate()
-        lists.deinitialize(count: workers)
-        lists.deallocate()
-    }
+    deinit { values.deallocate() }
 
     @inline(__always) func set(block: Int, image: Int, max: Double, sum: Double, sumSquares: Double) {
         let v = values + 3 * (block * images + image)
@@ -442,6 +421,34 @@ final class BlockStatistics: @unchecked Sendable {
     func max(block: Int, image: Int) -> Double { values[3 * (block * images + image)] }
     func sum(block: Int, image: Int) -> Double { values[3 * (block * images + image) + 1] }
     func sumSquares(block: Int, image: Int) -> Double { values[3 * (block * images + image) + 2] }
-    func setCandidates(worker: Int, _ list: [PoseCandidate]) { lists[worker] = list }
-    func candidates(worker: Int) -> [PoseCandidate] { lists[worker] }
+}
+
+/// One worker's buffers for scoring a block of rotations, and the poses it kept (over every block it scored).
+final class BlockScratch: @unchecked Sendable {
+    let halfPlane: UnsafeMutablePointer<SIMD2<Float>>
+    /// The block's compact slices, then their squares.
+    let slices: UnsafeMutablePointer<Float>
+    var sliceSquares: UnsafeMutablePointer<Float> { slices + block * stride }
+    /// Log-likelihood and contrast scale of each (rotation, shift) of the block; the quadratic term per rotation.
+    let ll: UnsafeMutablePointer<Double>
+    let scales: UnsafeMutablePointer<Double>
+    let quad: UnsafeMutablePointer<Double>
+    var found = [PoseCandidate]()
+    private let block: Int, stride: Int
+
+    init(box: Int, block: Int, stride: Int, shiftCount: Int) {
+        self.block = block
+        self.stride = stride
+        halfPlane = .allocate(capacity: box * (box / 2 + 1))
+        slices = .allocate(capacity: 2 * block * stride)
+        slices.initialize(repeating: 0, count: 2 * block * stride)
+        ll = .allocate(capacity: block * shiftCount)
+        scales = .allocate(capacity: block * shiftCount)
+        scales.initialize(repeating: 1, count: block * shiftCount)
+        quad = .allocate(capacity: block)
+    }
+
+    deinit {
+        halfPlane.deallocate(); slices.deallocate(); ll.deallocate(); scales.deallocate(); quad.deallocate()
+    }
 }

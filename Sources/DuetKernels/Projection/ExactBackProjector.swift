@@ -20,7 +20,7 @@ public final class ExactBackProjector: @unchecked Sendable {
     public let cells: AlignedBuffer<Int64>
     /// Cells in the region.
     public let regionCount: Int
-    private let reach: Int, rx: Int, ry: Int
+    let reach: Int, rx: Int, ry: Int
 
     /// An empty accumulator for slices of image radius ≤ `radius_px` on `grid`, with fixed-point `scale`
     /// (see `scale(maxAbsoluteValue:sliceCount:)`).
@@ -117,7 +117,7 @@ public final class ExactBackProjector: @unchecked Sendable {
     /// Number of z-planes of the region (`forEachCellInParallel`'s plane indices).
     public var planeCount: Int { ry }
 
-    private func forEachCell(inPlane z: Int,
+    func forEachCell(inPlane z: Int,
                              _ body: (_ gridIndex: Int, _ numerator: SIMD2<Double>, _ weight: Double) -> Void) {
         let unit = 1 / scale
         let numerators = cells.baseAddress, weights = cells.baseAddress + 2 * regionCount
