@@ -28,7 +28,9 @@ for config in $configs; do
     "${launcher[@]}" "$duet" refine --resume "$dir" --threads "$threads" > "$dir.log" 2>&1 &
     job=$!
     until grep -q "final pose assignment" "$dir.log" 2>/dev/null || ! kill -0 "$job" 2>/dev/null; do sleep 1; done
-    kill "$job" 2>/dev/null || true; wait "$job" 2>/dev/null || true
+    # SIGKILL: the final pass and rounds are not measured, and a graceful stop would wait for them.
+    pkill -KILL -f "duet refine --resume $dir" 2>/dev/null || true; kill "$job" 2>/dev/null || true
+    wait "$job" 2>/dev/null || true
     echo "r${ranks}t${threads} $ranks $threads" >> "$out/runs.txt"
 done
 

@@ -68,6 +68,22 @@ final class LocalCommunicatorTests: XCTestCase {
         XCTAssertNil(results[2])
     }
 
+    /// Reduce-scatter leaves each rank the sum of its own segment; allgather gives every rank every segment (one
+    /// rank owning none).
+    func testReduceScatterAndAllgatherOverUnevenSegments() throws {
+        let counts = [2, 0, 3]
+        let results = try LocalCommunicator.run(size: 3) { comm -> ([Int64], [Float]) in
+            let mine = counts[..<comm.rank].reduce(0, +)..<(counts[...comm.rank].reduce(0, +))
+            var sums = (0..<5).map { Int64($0 * (comm.rank + 1)) }
+            try sums.withUnsafeMutableBufferPointer { try comm.reduceScatterSum($0, counts: counts) }
+            var gathered = (0..<5).map { mine.contains($0) ? Float(10 * comm.rank + $0) : -1 }
+            try gathered.withUnsafeMutableBufferPointer { try comm.allgather($0, counts: counts) }
+            return (Array(sums[mine]), gathered)
+        }
+        XCTAssertEqual(results.flatMap(\.0), (0..<5).map { Int64($0 * 6) })
+        for (_, gathered) in results { XCTAssertEqual(gathered, [0, 1, 22, 23, 24]) }
+    }
+
     func testReductionIsBitIdenticalOnEveryRank() throws {
         let results = try LocalCommunicator.run(size: 4) { comm -> [Float] in
             var values = (0..<64).map { Float(sin(Double($0 * (comm.rank + 3)))) * 1e-3 + 1e3 }

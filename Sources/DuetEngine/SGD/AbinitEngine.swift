@@ -239,7 +239,7 @@ final class AbinitEngine {
             }
         }
         try shareSteppedPlanes(gradient)
-        applyConstraints(radius_px: r)
+        try applyConstraints(radius_px: r)
     }
 
     /// Every rank's stepped z-planes of the volume go to the other ranks of its half, through the accumulator's
@@ -446,23 +446,39 @@ final class AbinitEngine {
 
     /// The real-space constraints — non-negativity, a soft spherical window at the particle diameter, re-centring
     /// — on the map cropped to the box radius `r` needs (`CroppedRealSpace`; the volume keeps nothing beyond that
-    /// box's band), in place.
-    private func applyConstraints(radius_px r: Int) {
+    /// box's band), in place. The ranks of the half divide the work: each transforms its share of the planes and
+    /// constrains its z-slab of the map, the centre of mass is summed plane by plane, and every rank ends with the
+    /// whole volume (collective; the same volume at any rank count).
+    private func applyConstraints(radius_px r: Int) throws {
         let space = croppedRealSpace(radius_px: r)
-        let b = space.box, map = space.map.buffer
+        let b = space.box, map = space.map.buffer, threads = configuration.threads
         let toCropped = Double(b) / Double(data.box)
-        space.load(from: volume)
-        if configuration.enforceNonNegativity { _ = RealSpaceConstraints.clampNegative(map) }
+        let share = TransformShare(rank: communicator.rank, size: communicator.size)
+        let communicator = communicator
+        let exchange: PlaneExchange = { values, counts in
+            try communicator.allgather(UnsafeMutableBufferPointer(start: values, count: counts.reduce(0, +)), counts: counts)
+        }
+        let slab = share.zSlab(box: b)
+        try space.load(from: volume, share: share, exchange: exchange)
+        if configuration.enforceNonNegativity {
+            _ = RealSpaceConstraints.clampNegative(UnsafeMutableBufferPointer(rebasing: map[(slab.lowerBound * b * b)..<(slab.upperBound * b * b)]))
+        }
         if configuration.window {
             let outer_px = min(Double(b) / 2, (diameter_px / 2 + 4) * toCropped)
             RealSpaceConstraints.applySphericalWindow(map, box: b, innerRadius_px: diameter_px / 2 * toCropped,
-                                                      outerRadius_px: outer_px)
+                                                      outerRadius_px: outer_px, planes: slab, threads: threads)
         }
         var shift = SIMD3<Double>.zero
-        if configuration.recentre, let centre = RealSpaceConstraints.centreOfMass(UnsafeBufferPointer(map), box: b) {
-            shift = SIMD3(repeating: Double(b / 2)) - centre
+        if configuration.recentre {
+            // Each plane's sums are nonzero on the rank that holds it only: the allreduce is exact.
+            var planeSums = RealSpaceConstraints.centreOfMassPlaneSums(UnsafeBufferPointer(map), box: b, planes: slab,
+                                                                       threads: threads)
+            if share.size > 1 { try communicator.allreduceSum(&planeSums) }
+            if let centre = RealSpaceConstraints.centreOfMass(planeSums: planeSums) {
+                shift = SIMD3(repeating: Double(b / 2)) - centre
+            }
         }
-        space.store(into: volume, shift_px: shift)
+        try space.store(into: volume, shift_px: shift, share: share, exchange: exchange)
     }
 
     /// The cropped real space for radius `r`: a box of at least `2(r + max(8, r/4))` (the band the next

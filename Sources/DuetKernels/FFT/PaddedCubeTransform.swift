@@ -12,9 +12,9 @@ import CFFTW
 /// the `kx = 0` plane's Hermitian-inconsistent part is dropped).
 ///
 /// Every 1-D transform runs one FFTW plan (`FFTW_ESTIMATE`) on an aligned line of its worker, so the results do
-/// not depend on the thread count. Work is split by row for x and by `kx` plane for y and z (a `kx` plane's y and
-/// z transforms run back to back on one worker, so only one `box × (2·limit + 1)` plane per worker is held between
-/// them). One caller at a time.
+/// not depend on the thread count, nor on the ranks a `TransformShare` divides the passes among. Work is split by
+/// row for x and by `kx` plane for y and z (a `kx` plane's y and z transforms run back to back on one worker, so
+/// only one `box × (2·limit + 1)` plane per worker is held between them). One caller at a time.
 final class PaddedCubeTransform: @unchecked Sendable {
     let box: Int
     let padded: Int
@@ -26,7 +26,8 @@ final class PaddedCubeTransform: @unchecked Sendable {
     private let rowForward: OpaquePointer, rowInverse: OpaquePointer
     /// Length-`padded` complex transforms along y and z (FFTW_FORWARD / FFTW_BACKWARD).
     private let lineForward: OpaquePointer, lineInverse: OpaquePointer
-    /// Between the x pass and the y pass: `[z][y][kx]` for the map's `z`, `y` and `kx` in `0…maxLimit`.
+    /// Between the x pass and the y pass: `[z][y][kx]` (stride `maxLimit + 1`) in `forward`, `[kx][z][y]` in
+    /// `inverse`, so that a rank's z-slab, or its `kx` planes, is one consecutive segment to exchange.
     private let planes: AlignedBuffer<SIMD2<Float>>
 
     init(box: Int, maxLimit: Int) {
@@ -39,18 +40,21 @@ final class PaddedCubeTransform: @unchecked Sendable {
         (rowForward, rowInverse, lineForward, lineInverse) = FFTPlanCache.shared.lineTransforms(length: padded)
     }
 
-    /// Transforms `map` (`box³`, x fastest) and calls `emit(kx, ky, kz, coefficient)` once for every frequency with
-    /// `kx ≥ 0` and `kx² + ky² + kz² ≤ limit²`, concurrently from `threads` workers (each frequency from one).
-    func forward(map: UnsafePointer<Float>, limit: Int, threads: Int?,
-                 emit: @Sendable (_ kx: Int, _ ky: Int, _ kz: Int, _ value: SIMD2<Float>) -> Void) {
+    /// Transforms `map` (`box³`, x fastest; only `share`'s z-slab is read) and calls `emit(kx, ky, kz, coefficient)`
+    /// once for every frequency of `share`'s `kx` planes with `kx² + ky² + kz² ≤ limit²`, concurrently from
+    /// `threads` workers (each frequency from one). Collective over `share`'s ranks (`exchange` between the passes).
+    func forward(map: UnsafePointer<Float>, limit: Int, threads: Int?, share: TransformShare,
+                 exchange: PlaneExchange,
+                 emit: @Sendable (_ kx: Int, _ ky: Int, _ kz: Int, _ value: SIMD2<Float>) -> Void) rethrows {
         precondition(limit >= 0 && limit <= maxLimit, "PaddedCubeTransform: limit \(limit) > \(maxLimit)")
         let b = box, p = padded, o = offset, width = limit + 1, depth = maxLimit + 1
         nonisolated(unsafe) let map = map, planes = planes.baseAddress
         nonisolated(unsafe) let rowForward = rowForward, lineForward = lineForward
-        // x: each map row, zero-padded, to its coefficients kx ≤ limit.
-        ParallelFor.run(count: b * b, threads: threads) { rows in
+        // x: each map row of the z-slab, zero-padded, to its coefficients kx ≤ limit.
+        let slabs = share.zSlabs(box: b), slab = slabs[share.rank]
+        ParallelFor.run(count: slab.count * b, threads: threads) { rows in
             withLines { real, _, out in
-                for row in rows {
+                for row in rows.lowerBound + slab.lowerBound * b..<rows.upperBound + slab.lowerBound * b {
                     real.update(repeating: 0, count: p)
                     (real + o).update(from: map + row * b, count: b)
                     fftwf_execute_dft_r2c(rowForward, real, out)
@@ -59,8 +63,10 @@ final class PaddedCubeTransform: @unchecked Sendable {
                 }
             }
         }
+        if share.size > 1 { try exchange(planes, slabs.map { $0.count * b * depth }) }
         // y then z, one kx plane at a time.
-        forEachPlane(limit: limit, threads: threads) { kx, plane, line, out in
+        forEachPlane(limit: limit, planes: share.kxPlanes(limit: limit, box: b)[share.rank], threads: threads) {
+            kx, plane, line, out in
             let rows = 2 * limit + 1
             for z in 0..<b {
                 line.update(repeating: (0, 0), count: p)
@@ -86,17 +92,20 @@ final class PaddedCubeTransform: @unchecked Sendable {
         }
     }
 
-    /// The map (`box³`, x fastest, into `map`) whose padded cube has the coefficients `coefficient(kx, ky, kz)`
-    /// for `kx ≥ 0`, `kx² + ky² + kz² ≤ limit²` and zero elsewhere, divided by `padded³`. `coefficient` is called
-    /// concurrently from `threads` workers.
-    func inverse(limit: Int, threads: Int?, into map: UnsafeMutablePointer<Float>,
-                 coefficient: @Sendable (_ kx: Int, _ ky: Int, _ kz: Int) -> SIMD2<Float>) {
+    /// The map (`box³`, x fastest, into `map`; only `share`'s z-slab is written) whose padded cube has the
+    /// coefficients `coefficient(kx, ky, kz)` for `kx ≥ 0`, `kx² + ky² + kz² ≤ limit²` and zero elsewhere, divided
+    /// by `padded³`. `coefficient` is called concurrently from `threads` workers, for `share`'s `kx` planes.
+    /// Collective over `share`'s ranks (`exchange` between the passes).
+    func inverse(limit: Int, threads: Int?, share: TransformShare, exchange: PlaneExchange,
+                 into map: UnsafeMutablePointer<Float>,
+                 coefficient: @Sendable (_ kx: Int, _ ky: Int, _ kz: Int) -> SIMD2<Float>) rethrows {
         precondition(limit >= 0 && limit <= maxLimit, "PaddedCubeTransform: limit \(limit) > \(maxLimit)")
-        let b = box, p = padded, o = offset, width = limit + 1, depth = maxLimit + 1
+        let b = box, p = padded, o = offset, width = limit + 1
         nonisolated(unsafe) let map = map, planes = planes.baseAddress
         nonisolated(unsafe) let rowInverse = rowInverse, lineInverse = lineInverse
         // z then y, one kx plane at a time.
-        forEachPlane(limit: limit, threads: threads) { kx, plane, line, out in
+        let kxShares = share.kxPlanes(limit: limit, box: b)
+        forEachPlane(limit: limit, planes: kxShares[share.rank], threads: threads) { kx, plane, line, out in
             let rows = 2 * limit + 1
             for ky in -limit...limit {
                 guard kx * kx + ky * ky <= limit * limit else {
@@ -113,36 +122,48 @@ final class PaddedCubeTransform: @unchecked Sendable {
                 fftwf_execute_dft(lineInverse, line, out)
                 for z in 0..<b { plane[z * rows + ky + limit] = out[o + z] }
             }
+            let target = planes + kx * b * b
             for z in 0..<b {
                 line.update(repeating: (0, 0), count: p)
                 for ky in -limit...limit { line[(ky + p) % p] = plane[z * rows + ky + limit] }
                 fftwf_execute_dft(lineInverse, line, out)
-                for y in 0..<b { planes[(z * b + y) * depth + kx] = SIMD2(out[o + y].0, out[o + y].1) }
+                for y in 0..<b { target[z * b + y] = SIMD2(out[o + y].0, out[o + y].1) }
             }
         }
-        // x: each row's coefficients kx ≤ limit, zero above, to the map's row.
+        if share.size > 1 { try exchange(planes, kxShares.map { $0.count * b * b }) }
+        // x: each row's coefficients kx ≤ limit, zero above, to the map's row; the z-slab's planes one at a time,
+        // each first turned to `[y][kx]` (one pass over the kx planes' rows of that z).
         let scale = 1 / (Float(p) * Float(p) * Float(p))
-        ParallelFor.run(count: b * b, threads: threads) { rows in
+        let slab = share.zSlab(box: b)
+        ParallelFor.run(count: slab.count, threads: threads) { zs in
+            let tile = AlignedBuffer<SIMD2<Float>>(count: b * width)
             withLines { real, spectrum, _ in
-                for row in rows {
-                    spectrum.update(repeating: (0, 0), count: p / 2 + 1)
-                    let source = planes + row * depth
-                    for kx in 0..<width { spectrum[kx] = (source[kx].x, source[kx].y) }
-                    fftwf_execute_dft_c2r(rowInverse, spectrum, real)
-                    let target = map + row * b
-                    for x in 0..<b { target[x] = real[o + x] * scale }
+                for z in zs.lowerBound + slab.lowerBound..<zs.upperBound + slab.lowerBound {
+                    for kx in 0..<width {
+                        let source = planes + (kx * b + z) * b
+                        for y in 0..<b { tile.baseAddress[y * width + kx] = source[y] }
+                    }
+                    for y in 0..<b {
+                        spectrum.update(repeating: (0, 0), count: p / 2 + 1)
+                        let source = tile.baseAddress + y * width
+                        for kx in 0..<width { spectrum[kx] = (source[kx].x, source[kx].y) }
+                        fftwf_execute_dft_c2r(rowInverse, spectrum, real)
+                        let target = map + (z * b + y) * b
+                        for x in 0..<b { target[x] = real[o + x] * scale }
+                    }
                 }
             }
         }
     }
 
-    /// Runs `body(kx, plane, line, out)` for every `kx` in `0…limit`, on `threads` workers taking every
-    /// `workers`-th plane (the planes near `kx = 0` hold the most coefficients), each with its own scratch: a
+    /// Runs `body(kx, plane, line, out)` for every `kx` of `planes` (within `0…limit`), on `threads` workers taking
+    /// every `workers`-th plane (the planes near `kx = 0` hold the most coefficients), each with its own scratch: a
     /// `box × (2·limit + 1)` plane and two lines of `padded` complex values.
-    private func forEachPlane(limit: Int, threads: Int?,
+    private func forEachPlane(limit: Int, planes: Range<Int>, threads: Int?,
                               _ body: (Int, UnsafeMutablePointer<fftwf_complex>, UnsafeMutablePointer<fftwf_complex>,
                                        UnsafeMutablePointer<fftwf_complex>) -> Void) {
-        let workers = min(limit + 1, max(1, threads ?? ParallelFor.defaultThreads))
+        guard !planes.isEmpty else { return }
+        let workers = min(planes.count, max(1, threads ?? ParallelFor.defaultThreads))
         let planeCount = box * (2 * limit + 1)
         nonisolated(unsafe) let body = body
         ParallelFor.runPerWorker(count: workers, workers: workers) { _, mine in
@@ -150,7 +171,9 @@ final class PaddedCubeTransform: @unchecked Sendable {
                 let plane = AlignedBuffer<SIMD2<Float>>(count: planeCount)
                 withLines { _, line, out in
                     plane.baseAddress.withMemoryRebound(to: fftwf_complex.self, capacity: planeCount) { p in
-                        for kx in stride(from: worker, through: limit, by: workers) { body(kx, p, line, out) }
+                        for kx in stride(from: planes.lowerBound + worker, to: planes.upperBound, by: workers) {
+                            body(kx, p, line, out)
+                        }
                     }
                 }
             }

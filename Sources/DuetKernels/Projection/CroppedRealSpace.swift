@@ -28,6 +28,8 @@ public final class CroppedRealSpace {
     private let staging: AlignedBuffer<Float>
     /// `sinc²` by integer squared distance from the centre, `0…3(box/2)²`.
     private let gridding: [Float]
+    /// The ball's coefficients as the ranks of a `TransformShare` exchange them (made on first use by several ranks).
+    private var exchanged: AlignedBuffer<SIMD2<Float>>?
 
     public init(box: Int, threads: Int? = nil) {
         precondition(box >= 4 && box % 2 == 0, "CroppedRealSpace: box \(box) must be even and ≥ 4")
@@ -58,22 +60,37 @@ public final class CroppedRealSpace {
 
     /// Fills `map` with `volume`'s map cropped to this box.
     public func load(from volume: FourierVolume) {
+        load(from: volume, share: .whole) { _, _ in }
+    }
+
+    /// `load(from:)` with the transform divided among `share`'s ranks (collective over them, `exchange` their
+    /// allgather): fills the z-slab `share.zSlab(box:)` of `map` only.
+    public func load(from volume: FourierVolume, share: TransformShare, exchange: PlaneExchange) rethrows {
         precondition(volume.grid.paddedBox == 2 * volume.grid.box, "CroppedRealSpace: the volume must be padded twice")
         let grid = volume.grid
         nonisolated(unsafe) let coefficients = volume.data.baseAddress
-        withExtendedLifetime(volume.data) {
-            transform.inverse(limit: travellingRadius(volume), threads: threads, into: map.baseAddress) { x, y, z in
+        try withExtendedLifetime(volume.data) {
+            try transform.inverse(limit: travellingRadius(volume), threads: threads, share: share, exchange: exchange,
+                                  into: map.baseAddress) { x, y, z in
                 coefficients[grid.index(x: x, y: y, z: z)]
             }
         }
-        applyGridding(from: map.baseAddress, to: map.baseAddress, dividing: false)
+        applyGridding(from: map.baseAddress, to: map.baseAddress, dividing: false, planes: share.zSlab(box: box))
     }
 
     /// Puts `map` back into `volume`, moved by `shift_px` voxels (x, y, z; `V'(r) = V(r − shift)`, a phase ramp
     /// on the coefficients, sub-voxel and exact for a band-limited map): the coefficients this box carries are
     /// replaced, every other coefficient of `volume` is set to zero. `map` is left as it was.
     public func store(into volume: FourierVolume, shift_px: SIMD3<Double> = .zero) {
-        applyGridding(from: map.baseAddress, to: staging.baseAddress, dividing: true)
+        store(into: volume, shift_px: shift_px, share: .whole) { _, _ in }
+    }
+
+    /// `store(into:shift_px:)` divided among `share`'s ranks (collective over them, `exchange` their allgather):
+    /// each reads its z-slab of `map` and transforms its `kx` planes, and every rank ends with the whole volume,
+    /// the same values as one rank gives.
+    public func store(into volume: FourierVolume, shift_px: SIMD3<Double>, share: TransformShare,
+                      exchange: PlaneExchange) rethrows {
+        applyGridding(from: map.baseAddress, to: staging.baseAddress, dividing: true, planes: share.zSlab(box: box))
         // exp(−2πi j·shift/paddedBox) per axis: a shift of the cropped map's voxels is one of the padded cube's.
         let limit = travellingRadius(volume), p = paddedBox
         func ramp(_ s: Double) -> [SIMD2<Float>] {
@@ -86,24 +103,49 @@ public final class CroppedRealSpace {
         let grid = volume.grid
         volume.data.zero()
         nonisolated(unsafe) let coefficients = volume.data.baseAddress
+        @Sendable func put(_ x: Int, _ y: Int, _ z: Int, _ value: SIMD2<Float>) {
+            let phase = complexMultiply(rx[x + limit], complexMultiply(ry[y + limit], rz[z + limit]))
+            coefficients[grid.index(x: x, y: y, z: z)] = complexMultiply(value, phase)
+        }
+        guard share.size > 1 else {
+            try withExtendedLifetime(volume.data) {
+                try transform.forward(map: staging.baseAddress, limit: limit, threads: threads, share: share,
+                                      exchange: exchange, emit: put)
+            }
+            return
+        }
+        // Several ranks: each rank's kx planes of the ball, packed line by line, then gathered by every rank.
+        let ball = BallLines(limit: limit)
+        if exchanged?.count ?? -1 < ball.count { exchanged = nil; exchanged = AlignedBuffer(count: ball.count) }
+        nonisolated(unsafe) let packed = exchanged!.baseAddress
+        try transform.forward(map: staging.baseAddress, limit: limit, threads: threads, share: share,
+                              exchange: exchange) { x, y, z, value in
+            packed[ball.start(kx: x, ky: y) + z] = value
+        }
+        let kxShares = share.kxPlanes(limit: limit, box: box)
+        try exchange(packed, kxShares.map { ball.start(kx: $0.upperBound, ky: -limit) - ball.start(kx: $0.lowerBound, ky: -limit) })
         withExtendedLifetime(volume.data) {
-            transform.forward(map: staging.baseAddress, limit: limit, threads: threads) { x, y, z, value in
-                let phase = complexMultiply(rx[x + limit], complexMultiply(ry[y + limit], rz[z + limit]))
-                coefficients[grid.index(x: x, y: y, z: z)] = complexMultiply(value, phase)
+            ParallelFor.run(count: limit + 1, threads: threads) { kxs in
+                for x in kxs {
+                    for y in -limit...limit where x * x + y * y <= limit * limit {
+                        let kzMax = PaddedCubeTransform.halfWidth(limit * limit - x * x - y * y)
+                        for z in -kzMax...kzMax { put(x, y, z, packed[ball.start(kx: x, ky: y) + z]) }
+                    }
+                }
             }
         }
     }
 
     /// `to = from · sinc²` (or `/ sinc²` when `dividing`), the trilinear gridding correction of `FourierVolume.map`
-    /// and `init(map:)`, voxel by voxel (`from` may be `to`).
+    /// and `init(map:)`, voxel by voxel (`from` may be `to`), on the z-planes `planes`.
     private func applyGridding(from source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>,
-                               dividing: Bool) {
+                               dividing: Bool, planes slab: Range<Int>) {
         let b = box, c = box / 2
         nonisolated(unsafe) let source = source, target = target
         gridding.withUnsafeBufferPointer { table in
             nonisolated(unsafe) let t = table.baseAddress!
-            ParallelFor.run(count: b, threads: threads) { planes in
-                for z in planes {
+            ParallelFor.run(count: slab.count, threads: threads) { planes in
+                for z in planes.lowerBound + slab.lowerBound..<planes.upperBound + slab.lowerBound {
                     for y in 0..<b {
                         let row = b * (y + b * z), yz = (y - c) * (y - c) + (z - c) * (z - c)
                         for x in 0..<b {
@@ -143,4 +185,35 @@ public final class CroppedRealSpace {
         result.withUnsafeMutableBufferPointer { large.inverseCentred(to.baseAddress, $0.baseAddress!) }
         return result
     }
+}
+
+/// The coefficients `kx ≥ 0`, `kx² + ky² + kz² ≤ limit²` of a ball packed line by line (`kx`, then `ky`, then `kz`
+/// fastest), so that consecutive `kx` planes are one consecutive segment.
+struct BallLines: Sendable {
+    let limit: Int
+    /// Index of `(kx, ky, 0)` per line (`kx`-major over `ky ∈ −limit…limit`; a line outside the disc takes no room
+    /// and holds the next line's first index), and one more entry: the count.
+    private let centres: [Int]
+    /// Number of coefficients.
+    var count: Int { centres[centres.count - 1] }
+
+    init(limit: Int) {
+        self.limit = limit
+        var centres = [Int](), next = 0
+        for kx in 0...limit {
+            for ky in -limit...limit {
+                guard kx * kx + ky * ky <= limit * limit else { centres.append(next); continue }
+                let kzMax = PaddedCubeTransform.halfWidth(limit * limit - kx * kx - ky * ky)
+                centres.append(next + kzMax)
+                next += 2 * kzMax + 1
+            }
+        }
+        centres.append(next)
+        self.centres = centres
+    }
+
+    /// Index of `(kx, ky, 0)`, so that `(kx, ky, kz)` is at `start + kz`. `start(kx:, ky: −limit)` is where plane
+    /// `kx` begins (its first line lies outside the disc unless `kx = 0`, whose first line is the single `kz = 0`),
+    /// and for `kx = limit + 1` the count.
+    @inline(__always) func start(kx: Int, ky: Int) -> Int { centres[kx * (2 * limit + 1) + ky + limit] }
 }

@@ -45,17 +45,18 @@ public enum RealSpaceConstraints {
 
     /// Multiplies the map by the soft spherical window `sphericalWindowWeight`: voxels within `innerRadius_px` of
     /// the centre voxel `box/2` are kept, those at or beyond `outerRadius_px` become 0, with a raised-cosine edge
-    /// between (radii in voxels, `0 ≤ inner ≤ outer`; `inner == outer` is a hard sphere keeping `r ≤ inner`). Runs over z-slabs on `threads` workers (default: all cores).
+    /// between (radii in voxels, `0 ≤ inner ≤ outer`; `inner == outer` is a hard sphere keeping `r ≤ inner`), on the
+    /// z-planes `planes` (default: all). Runs over z-slabs on `threads` workers (default: all cores).
     public static func applySphericalWindow(_ map: UnsafeMutableBufferPointer<Float>, box: Int,
                                             innerRadius_px inner: Double, outerRadius_px outer: Double,
-                                            threads: Int? = nil) {
+                                            planes: Range<Int>? = nil, threads: Int? = nil) {
         precondition(map.count == box * box * box, "applySphericalWindow: \(map.count) voxels, box \(box)")
         precondition(inner >= 0 && outer >= inner, "applySphericalWindow: radii \(inner), \(outer)")
         guard let base = map.baseAddress else { return }
         nonisolated(unsafe) let m = base
-        let c = box / 2, inner2 = inner * inner, outer2 = outer * outer
-        ParallelFor.run(count: box, threads: threads) { zs in
-            for z in zs {
+        let c = box / 2, inner2 = inner * inner, outer2 = outer * outer, slab = planes ?? 0..<box
+        ParallelFor.run(count: slab.count, threads: threads) { zs in
+            for z in zs.lowerBound + slab.lowerBound..<zs.upperBound + slab.lowerBound {
                 for y in 0..<box {
                     let yz = (y - c) * (y - c) + (z - c) * (z - c)
                     let row = m + box * (y + box * z)
@@ -88,27 +89,52 @@ public enum RealSpaceConstraints {
 
     /// Centre of mass of the positive density, `Σ max(v, 0)·(x, y, z) / Σ max(v, 0)`, as voxel indices
     /// (x, y, z) (the map centre is `(box/2, box/2, box/2)`); `nil` when no voxel is positive.
-    public static func centreOfMass(_ map: UnsafeBufferPointer<Float>, box: Int) -> SIMD3<Double>? {
+    public static func centreOfMass(_ map: UnsafeBufferPointer<Float>, box: Int, threads: Int? = nil) -> SIMD3<Double>? {
+        centreOfMass(planeSums: centreOfMassPlaneSums(map, box: box, planes: 0..<box, threads: threads))
+    }
+
+    /// Per z-plane `z` of `planes`, the positive density's `(Σ v, Σ v·x, Σ v·y)` at `3z…3z+2` of a `3·box` array,
+    /// zero for the other planes: what `centreOfMass(planeSums:)` needs, so that ranks holding different z-slabs
+    /// can add their arrays (each plane nonzero on one rank: exact) and get the centre one rank would.
+    public static func centreOfMassPlaneSums(_ map: UnsafeBufferPointer<Float>, box: Int, planes: Range<Int>,
+                                             threads: Int? = nil) -> [Double] {
         precondition(map.count == box * box * box, "centreOfMass: \(map.count) voxels, box \(box)")
-        guard let m = map.baseAddress else { return nil }
-        var total = 0.0, sx = 0.0, sy = 0.0, sz = 0.0
-        for z in 0..<box {
-            var plane = 0.0, py = 0.0
-            for y in 0..<box {
-                let row = m + box * (y + box * z)
-                var rowSum = 0.0, rowX = 0.0
-                for x in 0..<box {
-                    let v = Double(max(row[x], 0))
-                    rowSum += v
-                    rowX += v * Double(x)
+        var sums = [Double](repeating: 0, count: 3 * box)
+        guard let base = map.baseAddress else { return sums }
+        nonisolated(unsafe) let m = base
+        sums.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let out = buffer.baseAddress!
+            ParallelFor.run(count: planes.count, threads: threads) { zs in
+                for z in zs.lowerBound + planes.lowerBound..<zs.upperBound + planes.lowerBound {
+                    var plane = 0.0, px = 0.0, py = 0.0
+                    for y in 0..<box {
+                        let row = m + box * (y + box * z)
+                        var rowSum = 0.0, rowX = 0.0
+                        for x in 0..<box {
+                            let v = Double(max(row[x], 0))
+                            rowSum += v
+                            rowX += v * Double(x)
+                        }
+                        plane += rowSum
+                        px += rowX
+                        py += rowSum * Double(y)
+                    }
+                    (out[3 * z], out[3 * z + 1], out[3 * z + 2]) = (plane, px, py)
                 }
-                plane += rowSum
-                py += rowSum * Double(y)
-                sx += rowX
             }
-            total += plane
-            sy += py
-            sz += plane * Double(z)
+        }
+        return sums
+    }
+
+    /// The centre of mass from every plane's `centreOfMassPlaneSums`, added in plane order; `nil` when no voxel is
+    /// positive.
+    public static func centreOfMass(planeSums sums: [Double]) -> SIMD3<Double>? {
+        var total = 0.0, sx = 0.0, sy = 0.0, sz = 0.0
+        for z in 0..<(sums.count / 3) {
+            total += sums[3 * z]
+            sx += sums[3 * z + 1]
+            sy += sums[3 * z + 2]
+            sz += sums[3 * z] * Double(z)
         }
         guard total > 0 else { return nil }
         return SIMD3(sx, sy, sz) / total

@@ -1,0 +1,37 @@
+import DuetComm
+import DuetKernels
+import XCTest
+
+/// `CroppedRealSpace` divided among the ranks of a communicator (`TransformShare`, with the communicator's allgather
+/// between the passes) gives what one rank gives, bit for bit: each rank's z-slab of the loaded map, and the whole
+/// stored volume on every rank.
+final class CroppedRealSpaceShareTests: XCTestCase {
+    func testRanksGetWhatOneRankGets() throws {
+        let grid = FourierGrid(box: CoarseToFineSearchTests.box)
+        let volume = FourierVolume(map: CoarseToFineSearchTests.blobMap([[3, 1, 0], [-4, 2, 3]]), grid: grid)
+        let box = 16
+        /// Per rank: its slab of the loaded map, and the volume stored back with a shift.
+        func run(ranks: Int) throws -> [(map: [Float], volume: [SIMD2<Float>])] {
+            try LocalCommunicator.run(size: ranks) { comm in
+                let share = TransformShare(rank: comm.rank, size: comm.size)
+                let exchange: PlaneExchange = { values, counts in
+                    try comm.allgather(UnsafeMutableBufferPointer(start: values, count: counts.reduce(0, +)), counts: counts)
+                }
+                let space = CroppedRealSpace(box: box, threads: 2)
+                try space.load(from: volume, share: share, exchange: exchange)
+                let slab = share.zSlab(box: box)
+                let map = Array(space.map.buffer[(slab.lowerBound * box * box)..<(slab.upperBound * box * box)])
+                let stored = FourierVolume(grid: grid)
+                try space.store(into: stored, shift_px: [0.3, -0.2, 0.1], share: share, exchange: exchange)
+                return (map, Array(stored.data.buffer))
+            }
+        }
+        let one = try run(ranks: 1)[0]
+        XCTAssertTrue(one.map.contains { $0 != 0 } && one.volume.contains { $0 != .zero })
+        for ranks in [2, 3] {
+            let many = try run(ranks: ranks)
+            XCTAssertEqual(many.flatMap(\.map), one.map, "\(ranks) ranks: map")
+            for part in many { XCTAssertEqual(part.volume, one.volume, "\(ranks) ranks: volume") }
+        }
+    }
+}
