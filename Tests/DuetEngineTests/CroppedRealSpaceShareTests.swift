@@ -2,7 +2,7 @@ import DuetComm
 import DuetKernels
 import XCTest
 
-/// `CroppedRealSpace` divided among the ranks of a communicator (`TransformShare`, with the communicator's allgather
+/// `CroppedRealSpace` divided among the ranks of a communicator (`RankShare`, with the communicator's allgather
 /// between the passes) gives what one rank gives, bit for bit: each rank's z-slab of the loaded map, and the whole
 /// stored volume on every rank.
 final class CroppedRealSpaceShareTests: XCTestCase {
@@ -13,8 +13,8 @@ final class CroppedRealSpaceShareTests: XCTestCase {
         /// Per rank: its slab of the loaded map, and the volume stored back with a shift.
         func run(ranks: Int) throws -> [(map: [Float], volume: [SIMD2<Float>])] {
             try LocalCommunicator.run(size: ranks) { comm in
-                let share = TransformShare(rank: comm.rank, size: comm.size)
-                let exchange: PlaneExchange = { values, counts in
+                let share = RankShare(rank: comm.rank, size: comm.size)
+                let exchange: SegmentExchange<SIMD2<Float>> = { values, counts in
                     try comm.allgather(UnsafeMutableBufferPointer(start: values, count: counts.reduce(0, +)), counts: counts)
                 }
                 let space = CroppedRealSpace(box: box, threads: 2)

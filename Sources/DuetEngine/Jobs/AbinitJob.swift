@@ -51,8 +51,10 @@ public enum AbinitJob {
         try OutputDirectory.create(outputDirectory, on: communicator)
         let box = job.box, pixel_A = job.pixelSize_A
         if communicator.isRoot, let note = job.particles.noteWithoutCTF { progress(note) }
+        // The engine's collective calls count as communication in its stage times.
+        let times = StageTimes()
         let engine = try AbinitEngine(configuration: configuration, data: data, shard: shard, stream: 0xAB1,
-                                      communicator: communicator)
+                                      communicator: TimedCommunicator(communicator, times: times), times: times)
         if communicator.isRoot {
             progress(String(format: "noise initial sigma-scale %.2f", engine.initialSigmaScale)
                      + (configuration.noiseInitialSigmaScale == nil ? ", tuned to ESS fraction \(configuration.targetESSFraction)" : ""))

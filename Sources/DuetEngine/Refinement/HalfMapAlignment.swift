@@ -3,10 +3,11 @@ import DuetCore
 import DuetKernels
 import Foundation
 
-/// The periodic alignment of half B's map onto half A's (docs/design.md §3), collective over the world: half B's rank
-/// 0 sends its map to world rank 0 (half A's rank 0), which aligns it onto A's map and broadcasts the transform;
-/// every rank of half B applies it to its volume and its poses. Half A's state is never changed and never depends
-/// on B's data.
+/// The periodic alignment of half B's map onto half A's (docs/design.md §3), collective over the world: half A's rank
+/// 0 (world rank 0) and half B's rank 0 broadcast their maps, every rank scores its share of the alignment's
+/// candidates (`MapAlignment` over the world's `RankShare`, the same result as one rank), world rank 0 measures the
+/// aligned FSC and broadcasts the outcome, and every rank of half B applies the transform to its volume and its
+/// poses. Half A's state is never changed and never depends on B's data.
 struct HalfMapAlignment {
     let world: Communicator
     let ranks: HalfSetRanks
@@ -24,14 +25,19 @@ struct HalfMapAlignment {
 
     /// Aligns using frequencies up to `resolution_A`; returns the outcome on every rank.
     func align(_ halves: ServedHalves, resolution_A: Double) throws -> Outcome {
-        let mapB = world.rank == ranks.halfBRoot ? halves.b?.engine.map() ?? [] : []
-        let gathered = try world.gather(mapB, root: 0)
+        let voxels = box * box * box
+        var a = world.isRoot ? halves.a?.engine.map() ?? [] : [Float](repeating: 0, count: voxels)
+        var b = world.rank == ranks.halfBRoot ? halves.b?.engine.map() ?? [] : [Float](repeating: 0, count: voxels)
+        try world.broadcast(&a, root: 0)
+        try world.broadcast(&b, root: ranks.halfBRoot)
+        let world = world
+        let result = try MapAlignment.align(reference: a, moving: b, box: box, pixelSize_A: pixelSize_A,
+                                            resolution_A: resolution_A, threads: threads,
+                                            share: RankShare(rank: world.rank, size: world.size)) { values, counts in
+            try world.allgather(UnsafeMutableBufferPointer(start: values, count: counts.reduce(0, +)), counts: counts)
+        }
         var message = [Double](repeating: 0, count: 15)
-        if let gathered, let engineA = halves.a?.engine {
-            let a = engineA.map()
-            let b = gathered[ranks.halfBRoot]
-            let result = MapAlignment.align(reference: a, moving: b, box: box, pixelSize_A: pixelSize_A,
-                                            resolution_A: resolution_A, threads: threads)
+        if world.isRoot {
             let aligned = result.transform.apply(to: b, box: box, threads: threads)
             let fsc = FourierShellCorrelation.curve(a, aligned, box: box, pixelSize_A: pixelSize_A)
             message = Self.encode(result.transform) + [result.score, fsc.resolution_A(threshold: 0.143)]

@@ -453,9 +453,9 @@ final class AbinitEngine {
         let space = croppedRealSpace(radius_px: r)
         let b = space.box, map = space.map.buffer, threads = configuration.threads
         let toCropped = Double(b) / Double(data.box)
-        let share = TransformShare(rank: communicator.rank, size: communicator.size)
+        let share = RankShare(rank: communicator.rank, size: communicator.size)
         let communicator = communicator
-        let exchange: PlaneExchange = { values, counts in
+        let exchange: SegmentExchange<SIMD2<Float>> = { values, counts in
             try communicator.allgather(UnsafeMutableBufferPointer(start: values, count: counts.reduce(0, +)), counts: counts)
         }
         let slab = share.zSlab(box: b)

@@ -68,6 +68,16 @@ public enum MapAlignment {
     public static func align(reference a: [Float], moving b: [Float], box: Int, pixelSize_A: Double,
                              resolution_A: Double, options: MapAlignmentOptions = .init(),
                              threads: Int? = nil) -> MapAlignmentResult {
+        align(reference: a, moving: b, box: box, pixelSize_A: pixelSize_A, resolution_A: resolution_A,
+              options: options, threads: threads, share: .whole) { _, _ in }
+    }
+
+    /// `align` divided among the ranks of `share` (collective over them; every rank passes both maps): each scores
+    /// its share of every list of candidates and `exchange` (their allgather) gives every rank every score, so
+    /// every rank gets the result one rank gets.
+    public static func align(reference a: [Float], moving b: [Float], box: Int, pixelSize_A: Double,
+                             resolution_A: Double, options: MapAlignmentOptions = .init(), threads: Int? = nil,
+                             share: RankShare, exchange: SegmentExchange<Double>) rethrows -> MapAlignmentResult {
         precondition(a.count == box * box * box && b.count == a.count, "MapAlignment: maps must be \(box)³")
         precondition(pixelSize_A > 0 && resolution_A > 0, "MapAlignment: pixel size and resolution must be > 0")
         precondition(options.candidates >= 1 && options.refinedCandidates >= 1 && options.finalStep_deg > 0
@@ -84,7 +94,7 @@ public enum MapAlignment {
         let trials = hands.flatMap { mirrored in
             (0..<grid.count).map { Candidate(rotation: grid.rotation(at: $0), mirrored: mirrored) }
         }
-        let peaks = evaluate(trials, with: coarse, refine: false, workers: workers)
+        let peaks = try evaluate(trials, with: coarse, refine: false, workers: workers, share: share, exchange: exchange)
         var candidates = hands.flatMap { hand in
             distinctBest(trials, peaks, hand: hand, count: options.candidates, separation_deg: grid.step_deg)
         }
@@ -93,8 +103,8 @@ public enum MapAlignment {
         var step_deg = grid.step_deg / 3
         var round = 0
         repeat {
-            candidates = refineLocally(candidates, step_deg: step_deg, with: round == 0 ? coarse : fine,
-                                       workers: workers)
+            candidates = try refineLocally(candidates, step_deg: step_deg, with: round == 0 ? coarse : fine,
+                                           workers: workers, share: share, exchange: exchange)
             // Prune once a round has run at the full resolution: pseudo-symmetric solutions look alike at the
             // coarse one, and only a converged local search ranks them right.
             if round == (fine === coarse ? 0 : 1) {
@@ -139,33 +149,46 @@ public enum MapAlignment {
     }
 
     /// The grid peak of every candidate, with `refine` polished to the continuous maximum over translations
-    /// (`ShellCorrelator.refine`), on `workers` threads (each with its own scratch).
-    static func evaluate(_ candidates: [Candidate], with correlator: ShellCorrelator, refine: Bool,
-                         workers: Int) -> [ShellCorrelator.Peak] {
-        var peaks = [ShellCorrelator.Peak](repeating: .init(score: 0, translation_px: .zero), count: candidates.count)
-        peaks.withUnsafeMutableBufferPointer { output in
+    /// (`ShellCorrelator.refine`), on `workers` threads (each with its own scratch), each rank of `share` scoring
+    /// its consecutive share of the candidates and `exchange` gathering the scores (4 values per candidate).
+    static func evaluate(_ candidates: [Candidate], with correlator: ShellCorrelator, refine: Bool, workers: Int,
+                         share: RankShare, exchange: SegmentExchange<Double>) rethrows -> [ShellCorrelator.Peak] {
+        let mine = share.items(count: candidates.count)
+        var values = [Double](repeating: 0, count: 4 * candidates.count)
+        values.withUnsafeMutableBufferPointer { output in
             nonisolated(unsafe) let out = output
-            ParallelFor.runPerWorker(count: candidates.count, workers: min(workers, candidates.count)) { _, range in
+            ParallelFor.runPerWorker(count: mine.count, workers: min(workers, max(1, mine.count))) { _, range in
                 let workspace = correlator.makeWorkspace()
-                for i in range {
-                    let peak = correlator.correlate(rotation: candidates[i].rotation,
+                for i in (range.lowerBound + mine.lowerBound)..<(range.upperBound + mine.lowerBound) {
+                    let grid = correlator.correlate(rotation: candidates[i].rotation,
                                                     mirrored: candidates[i].mirrored, workspace: workspace)
-                    out[i] = refine ? correlator.refine(from: peak.translation_px, workspace: workspace) : peak
+                    let peak = refine ? correlator.refine(from: grid.translation_px, workspace: workspace) : grid
+                    (out[4 * i], out[4 * i + 1]) = (peak.score, peak.translation_px.x)
+                    (out[4 * i + 2], out[4 * i + 3]) = (peak.translation_px.y, peak.translation_px.z)
                 }
             }
         }
-        return peaks
+        if share.size > 1 {
+            try values.withUnsafeMutableBufferPointer { buffer in
+                try exchange(buffer.baseAddress!, share.allItems(count: candidates.count).map { 4 * $0.count })
+            }
+        }
+        return candidates.indices.map {
+            ShellCorrelator.Peak(score: values[4 * $0],
+                                 translation_px: SIMD3(values[4 * $0 + 1], values[4 * $0 + 2], values[4 * $0 + 3]))
+        }
     }
 
     /// Each candidate replaced by the best of its local grid (`SO3LocalGrid`, `step_deg`, radius two steps; the
     /// centre itself included), scored by `correlator`.
     static func refineLocally(_ candidates: [Candidate], step_deg: Double, with correlator: ShellCorrelator,
-                              workers: Int) -> [Candidate] {
+                              workers: Int, share: RankShare, exchange: SegmentExchange<Double>) rethrows -> [Candidate] {
         let offsets = SO3LocalGrid.offsets(step_deg: step_deg, radius_deg: 2 * step_deg)
         let trials = candidates.flatMap { c in
             offsets.map { Candidate(rotation: Rotation(axisAngle: $0) * c.rotation, mirrored: c.mirrored) }
         }
-        let peaks = evaluate(trials, with: correlator, refine: true, workers: workers)
+        let peaks = try evaluate(trials, with: correlator, refine: true, workers: workers, share: share,
+                                 exchange: exchange)
         return candidates.indices.map { c in
             let range = (c * offsets.count)..<((c + 1) * offsets.count)
             let best = range.max { (peaks[$0].score, $1) < (peaks[$1].score, $0) }!

@@ -12,7 +12,7 @@ import CFFTW
 /// the `kx = 0` plane's Hermitian-inconsistent part is dropped).
 ///
 /// Every 1-D transform runs one FFTW plan (`FFTW_ESTIMATE`) on an aligned line of its worker, so the results do
-/// not depend on the thread count, nor on the ranks a `TransformShare` divides the passes among. Work is split by
+/// not depend on the thread count, nor on the ranks a `RankShare` divides the passes among. Work is split by
 /// row for x and by `kx` plane for y and z (a `kx` plane's y and z transforms run back to back on one worker, so
 /// only one `box × (2·limit + 1)` plane per worker is held between them). One caller at a time.
 final class PaddedCubeTransform: @unchecked Sendable {
@@ -43,8 +43,8 @@ final class PaddedCubeTransform: @unchecked Sendable {
     /// Transforms `map` (`box³`, x fastest; only `share`'s z-slab is read) and calls `emit(kx, ky, kz, coefficient)`
     /// once for every frequency of `share`'s `kx` planes with `kx² + ky² + kz² ≤ limit²`, concurrently from
     /// `threads` workers (each frequency from one). Collective over `share`'s ranks (`exchange` between the passes).
-    func forward(map: UnsafePointer<Float>, limit: Int, threads: Int?, share: TransformShare,
-                 exchange: PlaneExchange,
+    func forward(map: UnsafePointer<Float>, limit: Int, threads: Int?, share: RankShare,
+                 exchange: SegmentExchange<SIMD2<Float>>,
                  emit: @Sendable (_ kx: Int, _ ky: Int, _ kz: Int, _ value: SIMD2<Float>) -> Void) rethrows {
         precondition(limit >= 0 && limit <= maxLimit, "PaddedCubeTransform: limit \(limit) > \(maxLimit)")
         let b = box, p = padded, o = offset, width = limit + 1, depth = maxLimit + 1
@@ -96,7 +96,7 @@ final class PaddedCubeTransform: @unchecked Sendable {
     /// coefficients `coefficient(kx, ky, kz)` for `kx ≥ 0`, `kx² + ky² + kz² ≤ limit²` and zero elsewhere, divided
     /// by `padded³`. `coefficient` is called concurrently from `threads` workers, for `share`'s `kx` planes.
     /// Collective over `share`'s ranks (`exchange` between the passes).
-    func inverse(limit: Int, threads: Int?, share: TransformShare, exchange: PlaneExchange,
+    func inverse(limit: Int, threads: Int?, share: RankShare, exchange: SegmentExchange<SIMD2<Float>>,
                  into map: UnsafeMutablePointer<Float>,
                  coefficient: @Sendable (_ kx: Int, _ ky: Int, _ kz: Int) -> SIMD2<Float>) rethrows {
         precondition(limit >= 0 && limit <= maxLimit, "PaddedCubeTransform: limit \(limit) > \(maxLimit)")

@@ -83,7 +83,7 @@ public enum PosePosteriorKernel {
         let box = grid.box
 
         let scratch = (0..<workers).map { _ in BlockScratch(box: box, block: rotationBlock, stride: stride,
-                                                             shiftCount: shiftCount) }
+                                                             filled: 2 * layout.count, shiftCount: shiftCount) }
         withExtendedLifetime((prepared, stats, scratch)) {
             // Blocks are claimed one at a time: their cost varies (poses skipped below underflow, poses kept).
             ParallelFor.runClaiming(count: blockCount, workers: workers) { worker, b in
@@ -131,7 +131,7 @@ public enum PosePosteriorKernel {
                     stats.set(block: b, image: i, max: m, sum: s1, sumSquares: s2)
                     for j in 0..<members {
                         for t in 0..<shiftCount where ll[j * shiftCount + t] - m >= logThreshold {
-                            work.found.append(PoseCandidate(image: Int32(i), rotation: Int32(rotationIndices[first + j]),
+                            work.keep(PoseCandidate(image: Int32(i), rotation: Int32(rotationIndices[first + j]),
                                                             shift: Int32(t), logLikelihood: ll[j * shiftCount + t],
                                                             scale: Float(scales[j * shiftCount + t])))
                         }
@@ -143,7 +143,7 @@ public enum PosePosteriorKernel {
         // Final reduction per image: blocks in index order; candidates sorted, so the thread count cannot matter.
         var perImage = [[PoseCandidate]](repeating: [], count: imageCount)
         for work in scratch {
-            for c in work.found { perImage[Int(c.image)].append(c) }
+            for chunk in work.found { for c in chunk { perImage[Int(c.image)].append(c) } }
         }
         let poseCount = rotationIndices.count * shiftCount
         var results = [PosePosterior]()
@@ -333,9 +333,12 @@ final class PreparedImages: @unchecked Sendable {
         shiftCount = shifts.count
         let imageCount = images.count
         quadraticTerms = .allocate(capacity: imageCount * stride)
-        quadraticTerms.initialize(repeating: 0, count: imageCount * stride)
         linearTerms = .allocate(capacity: imageCount * shiftCount * stride)
-        linearTerms.initialize(repeating: 0, count: imageCount * shiftCount * stride)
+        // The coefficients are all written below; only the padding to `stride` needs zeros.
+        for row in 0..<imageCount { (quadraticTerms + row * stride + 2 * n).initialize(repeating: 0, count: stride - 2 * n) }
+        for row in 0..<(imageCount * shiftCount) {
+            (linearTerms + row * stride + 2 * n).initialize(repeating: 0, count: stride - 2 * n)
+        }
         // conj(S_t(k)) = exp(+2πi k·t / box), per shift and coefficient: the product of a factor per kx and one
         // per ky (a few hundred sines per shift instead of one per coefficient).
         let maxX = Int(layout.kx.max() ?? 0), maxY = Int(layout.ky.map(abs).max() ?? 0)
@@ -433,15 +436,28 @@ final class BlockScratch: @unchecked Sendable {
     let ll: UnsafeMutablePointer<Double>
     let scales: UnsafeMutablePointer<Double>
     let quad: UnsafeMutablePointer<Double>
-    var found = [PoseCandidate]()
+    /// Kept poses in chunks of fixed capacity: a broad posterior keeps millions, and one growing array would be
+    /// copied into fresh memory at every doubling.
+    private(set) var found = [[PoseCandidate]]()
+    private static let chunk = 1 << 16
+
+    @inline(__always) func keep(_ candidate: PoseCandidate) {
+        if found.isEmpty || found[found.count - 1].count == Self.chunk {
+            found.append([])
+            found[found.count - 1].reserveCapacity(Self.chunk)
+        }
+        found[found.count - 1].append(candidate)
+    }
     private let block: Int, stride: Int
 
-    init(box: Int, block: Int, stride: Int, shiftCount: Int) {
+    /// Buffers for slices of `filled` floats (the annulus' `2n`) padded with zeros to `stride`.
+    init(box: Int, block: Int, stride: Int, filled: Int, shiftCount: Int) {
         self.block = block
         self.stride = stride
         halfPlane = .allocate(capacity: box * (box / 2 + 1))
         slices = .allocate(capacity: 2 * block * stride)
-        slices.initialize(repeating: 0, count: 2 * block * stride)
+        // Only the padding needs zeros: each slice and square is written up to `filled` before it is read.
+        for row in 0..<(2 * block) { (slices + row * stride + filled).initialize(repeating: 0, count: stride - filled) }
         ll = .allocate(capacity: block * shiftCount)
         scales = .allocate(capacity: block * shiftCount)
         scales.initialize(repeating: 1, count: block * shiftCount)

@@ -28,7 +28,7 @@ public final class CroppedRealSpace {
     private let staging: AlignedBuffer<Float>
     /// `sinc²` by integer squared distance from the centre, `0…3(box/2)²`.
     private let gridding: [Float]
-    /// The ball's coefficients as the ranks of a `TransformShare` exchange them (made on first use by several ranks).
+    /// The ball's coefficients as the ranks of a `RankShare` exchange them (made on first use by several ranks).
     private var exchanged: AlignedBuffer<SIMD2<Float>>?
 
     public init(box: Int, threads: Int? = nil) {
@@ -65,7 +65,7 @@ public final class CroppedRealSpace {
 
     /// `load(from:)` with the transform divided among `share`'s ranks (collective over them, `exchange` their
     /// allgather): fills the z-slab `share.zSlab(box:)` of `map` only.
-    public func load(from volume: FourierVolume, share: TransformShare, exchange: PlaneExchange) rethrows {
+    public func load(from volume: FourierVolume, share: RankShare, exchange: SegmentExchange<SIMD2<Float>>) rethrows {
         precondition(volume.grid.paddedBox == 2 * volume.grid.box, "CroppedRealSpace: the volume must be padded twice")
         let grid = volume.grid
         nonisolated(unsafe) let coefficients = volume.data.baseAddress
@@ -88,8 +88,8 @@ public final class CroppedRealSpace {
     /// `store(into:shift_px:)` divided among `share`'s ranks (collective over them, `exchange` their allgather):
     /// each reads its z-slab of `map` and transforms its `kx` planes, and every rank ends with the whole volume,
     /// the same values as one rank gives.
-    public func store(into volume: FourierVolume, shift_px: SIMD3<Double>, share: TransformShare,
-                      exchange: PlaneExchange) rethrows {
+    public func store(into volume: FourierVolume, shift_px: SIMD3<Double>, share: RankShare,
+                      exchange: SegmentExchange<SIMD2<Float>>) rethrows {
         applyGridding(from: map.baseAddress, to: staging.baseAddress, dividing: true, planes: share.zSlab(box: box))
         // exp(−2πi j·shift/paddedBox) per axis: a shift of the cropped map's voxels is one of the padded cube's.
         let limit = travellingRadius(volume), p = paddedBox

@@ -1,0 +1,52 @@
+/// One rank's part of work that the ranks of a group divide, and how: for a `PaddedCubeTransform` each rank does the
+/// x pass on its own z-slab of the map (`zSlab`) and the y and z passes on its own `kx` planes (`kxPlanes`), the
+/// caller's exchange (`SegmentExchange`) making the intermediate planes whole on every rank between the passes; for
+/// a list of independent items (`MapAlignment`'s candidates) each rank does its consecutive `items` range. Each item
+/// is computed the same whichever rank computes it, so the results do not depend on the number of ranks. `whole` is
+/// one rank doing everything.
+public struct RankShare: Sendable, Equatable {
+    public let rank: Int
+    public let size: Int
+
+    public init(rank: Int, size: Int) {
+        precondition(size >= 1 && (0..<size).contains(rank), "RankShare: rank \(rank) of \(size)")
+        self.rank = rank
+        self.size = size
+    }
+
+    /// One rank that does everything; nothing to exchange.
+    public static let whole = RankShare(rank: 0, size: 1)
+
+    /// This rank's consecutive share of `count` items, as even as whole items allow.
+    public func items(count: Int) -> Range<Int> { (rank * count / size)..<((rank + 1) * count / size) }
+
+    /// Every rank's share of `count` items, in rank order.
+    public func allItems(count: Int) -> [Range<Int>] {
+        (0..<size).map { RankShare(rank: $0, size: size).items(count: count) }
+    }
+
+    /// Each rank's z-slab of a `box³` map: as even as whole planes allow.
+    public func zSlabs(box: Int) -> [Range<Int>] { allItems(count: box) }
+
+    /// This rank's z-slab.
+    public func zSlab(box: Int) -> Range<Int> { zSlabs(box: box)[rank] }
+
+    /// Each rank's consecutive `kx` planes of `0…limit`, balanced by the 1-D transforms a plane needs (`box` along
+    /// y or z, and one per `ky` inside the disc along the other).
+    public func kxPlanes(limit: Int, box: Int) -> [Range<Int>] {
+        let cost = (0...limit).map { kx in Double(box + 2 * PaddedCubeTransform.halfWidth(limit * limit - kx * kx) + 1) }
+        let total = cost.reduce(0, +)
+        var bounds = [0], running = 0.0
+        for (kx, c) in cost.enumerated() {
+            running += c
+            while bounds.count < size && running >= total * Double(bounds.count) / Double(size) { bounds.append(kx + 1) }
+        }
+        while bounds.count <= size { bounds.append(limit + 1) }
+        bounds[size] = limit + 1
+        return (0..<size).map { bounds[$0]..<max(bounds[$0], bounds[$0 + 1]) }
+    }
+}
+
+/// Makes every rank's consecutive segment of `values` (`counts[r]` values for rank `r`, in rank order) whole on every
+/// rank of a `RankShare`: a communicator's allgather. Not called for one rank.
+public typealias SegmentExchange<Value> = (_ values: UnsafeMutablePointer<Value>, _ counts: [Int]) throws -> Void
