@@ -54,8 +54,8 @@ print("| box | ranks | threads | s/iteration: search | backproject | comm | upda
       "user s | system s | system/user | peak MB/rank |")
 print("|---" * 14 + "|")
 for box, ranks, threads, ms, iteration, user, system, kb in rows:
-    base = next(r[4] for r in rows if r[0] == box and r[1] == 1 and r[2] == 1)
+    base = next((r[4] for r in rows if r[0] == box and r[1] == 1 and r[2] == 1), None)   # no 1x1 run: no speed-up
     print(f"| {box} | {ranks} | {threads} | {ms['search'] / 1000:.2f} | {ms['backproject'] / 1000:.2f} | "
           f"{ms['comm'] / 1000:.2f} | {ms['update'] / 1000:.2f} | {iteration:.2f} | {ms['update'] / 1000 / iteration:.1%} | "
-          f"{base / iteration:.2f} | {user:.0f} | {system:.1f} | {system / user:.1%} | {kb // 1024} |")
+          f"{f'{base / iteration:.2f}' if base else '–'} | {user:.0f} | {system:.1f} | {system / user:.1%} | {kb // 1024} |")
 PY
