@@ -461,7 +461,8 @@ final class AbinitEngine {
         let slab = share.zSlab(box: b)
         try space.load(from: volume, share: share, exchange: exchange)
         if configuration.enforceNonNegativity {
-            _ = RealSpaceConstraints.clampNegative(UnsafeMutableBufferPointer(rebasing: map[(slab.lowerBound * b * b)..<(slab.upperBound * b * b)]))
+            let slabVoxels = map[(slab.lowerBound * b * b)..<(slab.upperBound * b * b)]
+            _ = RealSpaceConstraints.clampNegative(UnsafeMutableBufferPointer(rebasing: slabVoxels))
         }
         if configuration.window {
             let outer_px = min(Double(b) / 2, (diameter_px / 2 + 4) * toCropped)
