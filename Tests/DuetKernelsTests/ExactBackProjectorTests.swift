@@ -44,6 +44,22 @@ final class ExactBackProjectorTests: XCTestCase {
         }
         let one = exact(threads: 1, range: 0..<count)
         XCTAssertEqual(one.cells.toArray(), exact(threads: 3, range: 0..<count).cells.toArray(), "thread count")
+        // Every nonzero cell lies in the reached rows: packing the numerators and weights in place and unpacking
+        // any run of planes gives those planes back (the rest of their rows zero), and packing halves the data.
+        let whole = one.cells.toArray(), n = one.regionCount, plane = one.cellsPerPlane
+        XCTAssertLessThan(one.reachedCells(planes: 0..<one.planeCount), n * 6 / 10)
+        for planes in [0..<one.planeCount, 3..<7, (one.planeCount - 2)..<one.planeCount] {
+            let packed = exact(threads: 1, range: 0..<count)
+            packed.pack(packed.cells.baseAddress, valuesPerCell: 2)
+            packed.pack(packed.cells.baseAddress + 2 * n, valuesPerCell: 1)
+            packed.unpack(packed.cells.baseAddress, valuesPerCell: 2, planes: planes)
+            packed.unpack(packed.cells.baseAddress + 2 * n, valuesPerCell: 1, planes: planes)
+            let cells = packed.cells.toArray()
+            XCTAssertEqual(cells[(2 * plane * planes.lowerBound)..<(2 * plane * planes.upperBound)],
+                           whole[(2 * plane * planes.lowerBound)..<(2 * plane * planes.upperBound)], "numerators \(planes)")
+            XCTAssertEqual(cells[(2 * n + plane * planes.lowerBound)..<(2 * n + plane * planes.upperBound)],
+                           whole[(2 * n + plane * planes.lowerBound)..<(2 * n + plane * planes.upperBound)], "weights \(planes)")
+        }
         // Two "ranks" holding 4 and 5 slices, summed as an integer allreduce would.
         let first = exact(threads: 2, range: 0..<4), second = exact(threads: 1, range: 4..<count)
         XCTAssertEqual(one.cells.toArray(), zip(first.cells.toArray(), second.cells.toArray()).map { $0 &+ $1 },

@@ -242,17 +242,18 @@ final class AbinitEngine {
         try applyConstraints(radius_px: r)
     }
 
-    /// Every rank's stepped z-planes of the volume go to the other ranks of its half, through the accumulator's
-    /// memory (its sums are spent); nothing to do on one rank.
+    /// Every rank's stepped z-planes of the volume (their reached cells: nothing else changed) go to the other ranks
+    /// of its half, through the accumulator's memory (its sums are spent); nothing to do on one rank.
     private func shareSteppedPlanes(_ gradient: SummedGradient) throws {
         guard communicator.size > 1 else { return }
         let accumulator = gradient.accumulator, data = volume.data.baseAddress
-        try accumulator.withSpentCells { region in
-            accumulator.copy(planes: gradient.ownPlanes, volume: data, region: region, toVolume: false)
-            try communicator.allgather(UnsafeMutableBufferPointer(start: region, count: accumulator.regionCount),
-                                       counts: gradient.shares.map { $0.count * accumulator.cellsPerPlane })
+        let counts = gradient.shares.map { accumulator.reachedCells(planes: $0) }
+        try accumulator.withSpentCells { packed in
+            accumulator.copyReached(planes: gradient.ownPlanes, volume: data, packed: packed, toVolume: false)
+            try communicator.allgather(UnsafeMutableBufferPointer(start: packed, count: counts.reduce(0, +)),
+                                       counts: counts)
             for (rank, planes) in gradient.shares.enumerated() where rank != gradient.rank {
-                accumulator.copy(planes: planes, volume: data, region: region, toVolume: true)
+                accumulator.copyReached(planes: planes, volume: data, packed: packed, toVolume: true)
             }
         }
     }

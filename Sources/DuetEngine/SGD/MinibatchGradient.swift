@@ -8,9 +8,9 @@ import DuetKernels
 /// value before anything is inserted: when all ranks' slices together fit one budget it is their largest value,
 /// otherwise `DataTerm.gradientBound` (an upper bound, so each group's slices are made once). The choice depends on
 /// the minibatch's total pose count only, and exact sums make the result independent of the grouping, the rank
-/// count and the thread count. The sum is a reduce-scatter by z-planes (`ExactBackProjector.planeShares`): each rank
-/// gets the sums of its own planes, where it takes the step (half the traffic of an allreduce, and the step divided
-/// by the ranks). The accumulator and the slices' memory are kept for the next minibatch (no hundreds of megabytes
+/// count and the thread count. The sum is a reduce-scatter by z-planes (`ExactBackProjector.planeShares`) of the
+/// cells a sample can reach (`ExactBackProjector.pack`): each rank gets the sums of its own planes, where it takes the
+/// step (a quarter of the traffic of an allreduce of the whole region, and the step divided by the ranks). The accumulator and the slices' memory are kept for the next minibatch (no hundreds of megabytes
 /// of fresh pages to fault in every iteration).
 final class MinibatchGradient {
     static let sliceMemoryBudget_bytes = 512 << 20
@@ -61,11 +61,18 @@ final class MinibatchGradient {
         for group in groups { (single ?? slices(group)).insert(into: accumulator, threads: threads) }
         let shares = accumulator.planeShares(count: communicator.size)
         if communicator.size > 1 {
-            let n = accumulator.regionCount, plane = accumulator.cellsPerPlane, cells = accumulator.cells.buffer
-            try communicator.reduceScatterSum(UnsafeMutableBufferPointer(rebasing: cells[0..<(2 * n)]),
-                                              counts: shares.map { 2 * plane * $0.count })
-            try communicator.reduceScatterSum(UnsafeMutableBufferPointer(rebasing: cells[(2 * n)..<(3 * n)]),
-                                              counts: shares.map { plane * $0.count })
+            // Only the cells a sample can reach travel (packed in place, about half the region), then each rank
+            // unpacks its own planes.
+            let numerators = accumulator.cells.baseAddress, weights = numerators + 2 * accumulator.regionCount
+            let counts = shares.map { accumulator.reachedCells(planes: $0) }, total = counts.reduce(0, +)
+            accumulator.pack(numerators, valuesPerCell: 2)
+            accumulator.pack(weights, valuesPerCell: 1)
+            try communicator.reduceScatterSum(UnsafeMutableBufferPointer(start: numerators, count: 2 * total),
+                                              counts: counts.map { 2 * $0 })
+            try communicator.reduceScatterSum(UnsafeMutableBufferPointer(start: weights, count: total), counts: counts)
+            let mine = shares[communicator.rank]
+            accumulator.unpack(numerators, valuesPerCell: 2, planes: mine)
+            accumulator.unpack(weights, valuesPerCell: 1, planes: mine)
         }
         return SummedGradient(accumulator: accumulator, shares: shares, rank: communicator.rank)
     }

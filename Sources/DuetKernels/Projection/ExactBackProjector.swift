@@ -21,6 +21,11 @@ public final class ExactBackProjector: @unchecked Sendable {
     /// Cells in the region.
     public let regionCount: Int
     let reach: Int, rx: Int, ry: Int
+    /// Per row `(y, z)` of the region (`y + ry·z`), the cells a sample can reach: `x < reachedWidth` (see
+    /// `ExactBackProjector+Planes`).
+    let reachedWidths: [Int]
+    /// Reached cells before each z-plane, and after the last one (`ry + 1` entries).
+    let reachedBefore: [Int]
 
     /// An empty accumulator for slices of image radius ≤ `radius_px` on `grid`, with fixed-point `scale`
     /// (see `scale(maxAbsoluteValue:sliceCount:)`).
@@ -34,6 +39,7 @@ public final class ExactBackProjector: @unchecked Sendable {
         ry = 2 * reach + 1
         regionCount = rx * ry * ry
         cells = AlignedBuffer(count: 3 * regionCount)
+        (reachedWidths, reachedBefore) = Self.reachedRows(reach: reach, maxRadius: grid.scale * Double(radius_px))
     }
 
     /// Empties the accumulator for another sum at fixed-point `scale`, keeping its memory (no new pages to fault
