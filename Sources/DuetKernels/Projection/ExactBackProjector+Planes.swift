@@ -34,7 +34,8 @@ extension ExactBackProjector {
         for row in 0..<(ry * ry) {
             let width = reachedWidths[row] * valuesPerCell
             // `next` never passes the row's own start, so rows move down only: memmove in row order is safe.
-            if width > 0 && next != row * rx * valuesPerCell { Self.move(width, from: values + row * rx * valuesPerCell, to: values + next) }
+            let start = row * rx * valuesPerCell
+            if width > 0 && next != start { Self.move(width, from: values + start, to: values + next) }
             next += width
         }
     }
@@ -51,13 +52,22 @@ extension ExactBackProjector {
             (values + start + width).update(repeating: 0, count: rx * valuesPerCell - width)
         }
     }
+
     /// Cells in one z-plane of the region.
     public var cellsPerPlane: Int { rx * ry }
 
-    /// `count` consecutive shares of the region's z-planes, as even as whole planes allow (every plane has the
-    /// same number of cells); shares may be empty when there are more ranks than planes.
+    /// `count` consecutive shares of the region's z-planes holding about equal numbers of reached cells (what each
+    /// rank receives and steps); shares may be empty when there are more ranks than planes.
     public func planeShares(count: Int) -> [Range<Int>] {
-        (0..<count).map { ($0 * planeCount / count)..<(($0 + 1) * planeCount / count) }
+        let total = reachedBefore[planeCount]
+        var bounds = [0]
+        for share in 1..<max(1, count) {
+            var z = bounds[share - 1]
+            while z < planeCount && reachedBefore[z] < total * share / count { z += 1 }
+            bounds.append(z)
+        }
+        bounds.append(planeCount)
+        return (0..<count).map { bounds[$0]..<bounds[$0 + 1] }
     }
 
     /// `forEachCellInParallel` over the z-planes `planes` only.
