@@ -9,9 +9,10 @@ import DuetKernels
 /// otherwise `DataTerm.gradientBound` (an upper bound, so each group's slices are made once). The choice depends on
 /// the minibatch's total pose count only, and exact sums make the result independent of the grouping, the rank
 /// count and the thread count. The sum is a reduce-scatter by z-planes (`ExactBackProjector.planeShares`) of the
-/// cells a sample can reach (`ExactBackProjector.pack`): each rank gets the sums of its own planes, where it takes the
-/// step (a quarter of the traffic of an allreduce of the whole region, and the step divided by the ranks). The accumulator and the slices' memory are kept for the next minibatch (no hundreds of megabytes
-/// of fresh pages to fault in every iteration).
+/// cells a sample can reach (`ExactBackProjector.pack`): each rank gets the sums of its own planes, where it takes
+/// the step (a quarter of the traffic of an allreduce of the whole region, and the step divided by the ranks). The
+/// accumulator and the slices' memory are kept for the next minibatch (no hundreds of megabytes of fresh pages to
+/// fault in every iteration).
 final class MinibatchGradient {
     static let sliceMemoryBudget_bytes = 512 << 20
     let budget_bytes: Int

@@ -60,7 +60,7 @@ public struct MapAlignmentResult: Sendable, Equatable {
 ///    at their true optimum.
 /// 4. The better hand wins.
 /// Every score is computed independently of the others and ties go to the lower index, so the result does not
-/// depend on `threads`.
+/// depend on `threads`, nor on the ranks a `RankShare` divides the candidates among.
 public enum MapAlignment {
     /// Aligns `moving` (B) onto `reference` (A), both `box³` voxels (x fastest, origin `box/2`) with voxel size
     /// `pixelSize_A`, using frequencies up to `resolution_A` (choose it well below the maps' own resolution, e.g.
