@@ -93,11 +93,19 @@ extension Communicator {
         try reduceScatterSumRaw(UnsafeMutableRawPointer(base), counts: counts, kind: T.reductionKind)
     }
 
-    /// `allgatherRaw` of a typed buffer: rank `r`'s segment of `counts[r]` elements goes to every rank (collective).
+    /// `allgatherRaw` of typed values: rank `r`'s segment of `counts[r]` elements goes to every rank; `values` holds
+    /// all the segments (collective).
+    public func allgather<T: BitwiseCopyable>(_ values: UnsafeMutablePointer<T>, counts: [Int]) throws {
+        precondition(counts.count == size, "allgather: one count per rank")
+        guard counts.contains(where: { $0 > 0 }) else { return }
+        try allgatherRaw(UnsafeMutableRawPointer(values), byteCounts: counts.map { $0 * MemoryLayout<T>.stride })
+    }
+
+    /// `allgather` of a buffer that the segments fill exactly (collective).
     public func allgather<T: BitwiseCopyable>(_ buffer: UnsafeMutableBufferPointer<T>, counts: [Int]) throws {
         precondition(counts.count == size && counts.reduce(0, +) == buffer.count, "allgather: counts")
         guard let base = buffer.baseAddress, !buffer.isEmpty else { return }
-        try allgatherRaw(UnsafeMutableRawPointer(base), byteCounts: counts.map { $0 * MemoryLayout<T>.stride })
+        try allgather(base, counts: counts)
     }
 
     /// Sum of one value over ranks (collective).

@@ -14,9 +14,7 @@ final class CroppedRealSpaceShareTests: XCTestCase {
         func run(ranks: Int) throws -> [(map: [Float], volume: [SIMD2<Float>])] {
             try LocalCommunicator.run(size: ranks) { comm in
                 let share = RankShare(rank: comm.rank, size: comm.size)
-                let exchange: SegmentExchange<SIMD2<Float>> = { values, counts in
-                    try comm.allgather(UnsafeMutableBufferPointer(start: values, count: counts.reduce(0, +)), counts: counts)
-                }
+                let exchange: SegmentExchange<SIMD2<Float>> = { try comm.allgather($0, counts: $1) }
                 let space = CroppedRealSpace(box: box, threads: 2)
                 try space.load(from: volume, share: share, exchange: exchange)
                 let slab = share.zSlab(box: box)

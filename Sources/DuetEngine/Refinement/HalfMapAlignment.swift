@@ -30,11 +30,10 @@ struct HalfMapAlignment {
         var b = world.rank == ranks.halfBRoot ? halves.b?.engine.map() ?? [] : [Float](repeating: 0, count: voxels)
         try world.broadcast(&a, root: 0)
         try world.broadcast(&b, root: ranks.halfBRoot)
-        let world = world
         let result = try MapAlignment.align(reference: a, moving: b, box: box, pixelSize_A: pixelSize_A,
                                             resolution_A: resolution_A, threads: threads,
-                                            share: RankShare(rank: world.rank, size: world.size)) { values, counts in
-            try world.allgather(UnsafeMutableBufferPointer(start: values, count: counts.reduce(0, +)), counts: counts)
+                                            share: RankShare(rank: world.rank, size: world.size)) {
+            try world.allgather($0, counts: $1)
         }
         var message = [Double](repeating: 0, count: 15)
         if world.isRoot {

@@ -250,8 +250,7 @@ final class AbinitEngine {
         let counts = gradient.shares.map { accumulator.reachedCells(planes: $0) }
         try accumulator.withSpentCells { packed in
             accumulator.copyReached(planes: gradient.ownPlanes, volume: data, packed: packed, toVolume: false)
-            try communicator.allgather(UnsafeMutableBufferPointer(start: packed, count: counts.reduce(0, +)),
-                                       counts: counts)
+            try communicator.allgather(packed, counts: counts)
             for (rank, planes) in gradient.shares.enumerated() where rank != gradient.rank {
                 accumulator.copyReached(planes: planes, volume: data, packed: packed, toVolume: true)
             }
@@ -456,9 +455,7 @@ final class AbinitEngine {
         let toCropped = Double(b) / Double(data.box)
         let share = RankShare(rank: communicator.rank, size: communicator.size)
         let communicator = communicator
-        let exchange: SegmentExchange<SIMD2<Float>> = { values, counts in
-            try communicator.allgather(UnsafeMutableBufferPointer(start: values, count: counts.reduce(0, +)), counts: counts)
-        }
+        let exchange: SegmentExchange<SIMD2<Float>> = { try communicator.allgather($0, counts: $1) }
         let slab = share.zSlab(box: b)
         try space.load(from: volume, share: share, exchange: exchange)
         if configuration.enforceNonNegativity {

@@ -34,16 +34,25 @@ public struct RankShare: Sendable, Equatable {
     /// Each rank's consecutive `kx` planes of `0…limit`, balanced by the 1-D transforms a plane needs (`box` along
     /// y or z, and one per `ky` inside the disc along the other).
     public func kxPlanes(limit: Int, box: Int) -> [Range<Int>] {
-        let cost = (0...limit).map { kx in Double(box + 2 * PaddedCubeTransform.halfWidth(limit * limit - kx * kx) + 1) }
-        let total = cost.reduce(0, +)
+        Self.balanced(costs: (0...limit).map { kx in
+            Double(box + 2 * PaddedCubeTransform.halfWidth(limit * limit - kx * kx) + 1)
+        }, count: size)
+    }
+
+    /// `count` consecutive ranges covering the items `0..<costs.count`, share `k` ending at the first item boundary
+    /// where the running cost reaches `(k + 1)/count` of the total (so shares may be empty when items are few).
+    public static func balanced(costs: [Double], count: Int) -> [Range<Int>] {
+        let total = costs.reduce(0, +)
         var bounds = [0], running = 0.0
-        for (kx, c) in cost.enumerated() {
-            running += c
-            while bounds.count < size && running >= total * Double(bounds.count) / Double(size) { bounds.append(kx + 1) }
+        for (item, cost) in costs.enumerated() {
+            running += cost
+            while bounds.count < count && running >= total * Double(bounds.count) / Double(count) {
+                bounds.append(item + 1)
+            }
         }
-        while bounds.count <= size { bounds.append(limit + 1) }
-        bounds[size] = limit + 1
-        return (0..<size).map { bounds[$0]..<max(bounds[$0], bounds[$0 + 1]) }
+        while bounds.count <= count { bounds.append(costs.count) }
+        bounds[count] = costs.count
+        return (0..<count).map { bounds[$0]..<max(bounds[$0], bounds[$0 + 1]) }
     }
 }
 

@@ -132,8 +132,8 @@ public enum PosePosteriorKernel {
                     for j in 0..<members {
                         for t in 0..<shiftCount where ll[j * shiftCount + t] - m >= logThreshold {
                             work.keep(PoseCandidate(image: Int32(i), rotation: Int32(rotationIndices[first + j]),
-                                                            shift: Int32(t), logLikelihood: ll[j * shiftCount + t],
-                                                            scale: Float(scales[j * shiftCount + t])))
+                                                    shift: Int32(t), logLikelihood: ll[j * shiftCount + t],
+                                                    scale: Float(scales[j * shiftCount + t])))
                         }
                     }
                 }
@@ -228,6 +228,12 @@ func maximum(_ values: UnsafePointer<Double>, count: Int) -> Double {
         e += 1
     }
     return m
+}
+
+/// Zeroes `stride − filled` floats after the first `filled` of each of `rows` rows of `stride` floats: the padding
+/// of compact coefficient arrays whose coefficients are all written before they are read.
+func zeroPadding(_ base: UnsafeMutablePointer<Float>, rows: Int, stride: Int, filled: Int) {
+    for row in 0..<rows { (base + row * stride + filled).initialize(repeating: 0, count: stride - filled) }
 }
 
 /// One pose that survived a block's threshold.
@@ -335,10 +341,8 @@ final class PreparedImages: @unchecked Sendable {
         quadraticTerms = .allocate(capacity: imageCount * stride)
         linearTerms = .allocate(capacity: imageCount * shiftCount * stride)
         // The coefficients are all written below; only the padding to `stride` needs zeros.
-        for row in 0..<imageCount { (quadraticTerms + row * stride + 2 * n).initialize(repeating: 0, count: stride - 2 * n) }
-        for row in 0..<(imageCount * shiftCount) {
-            (linearTerms + row * stride + 2 * n).initialize(repeating: 0, count: stride - 2 * n)
-        }
+        zeroPadding(quadraticTerms, rows: imageCount, stride: stride, filled: 2 * n)
+        zeroPadding(linearTerms, rows: imageCount * shiftCount, stride: stride, filled: 2 * n)
         // conj(S_t(k)) = exp(+2πi k·t / box), per shift and coefficient: the product of a factor per kx and one
         // per ky (a few hundred sines per shift instead of one per coefficient).
         let maxX = Int(layout.kx.max() ?? 0), maxY = Int(layout.ky.map(abs).max() ?? 0)
@@ -457,7 +461,7 @@ final class BlockScratch: @unchecked Sendable {
         halfPlane = .allocate(capacity: box * (box / 2 + 1))
         slices = .allocate(capacity: 2 * block * stride)
         // Only the padding needs zeros: each slice and square is written up to `filled` before it is read.
-        for row in 0..<(2 * block) { (slices + row * stride + filled).initialize(repeating: 0, count: stride - filled) }
+        zeroPadding(slices, rows: 2 * block, stride: stride, filled: filled)
         ll = .allocate(capacity: block * shiftCount)
         scales = .allocate(capacity: block * shiftCount)
         scales.initialize(repeating: 1, count: block * shiftCount)

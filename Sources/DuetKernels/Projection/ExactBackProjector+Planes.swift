@@ -59,24 +59,7 @@ extension ExactBackProjector {
     /// `count` consecutive shares of the region's z-planes holding about equal numbers of reached cells (what each
     /// rank receives and steps); shares may be empty when there are more ranks than planes.
     public func planeShares(count: Int) -> [Range<Int>] {
-        let total = reachedBefore[planeCount]
-        var bounds = [0]
-        for share in 1..<max(1, count) {
-            var z = bounds[share - 1]
-            while z < planeCount && reachedBefore[z] < total * share / count { z += 1 }
-            bounds.append(z)
-        }
-        bounds.append(planeCount)
-        return (0..<count).map { bounds[$0]..<bounds[$0 + 1] }
-    }
-
-    /// `forEachCellInParallel` over the z-planes `planes` only.
-    public func forEachCellInParallel(planes: Range<Int>, threads: Int? = nil,
-                                      _ body: @Sendable (_ plane: Int, _ gridIndex: Int, _ numerator: SIMD2<Double>,
-                                                         _ weight: Double) -> Void) {
-        ParallelFor.run(count: planes.count, threads: threads) { range in
-            for z in range { self.forEachCell(inPlane: planes.lowerBound + z) { body(planes.lowerBound + z, $0, $1, $2) } }
-        }
+        RankShare.balanced(costs: (0..<planeCount).map { Double(reachedCells(planes: $0..<($0 + 1))) }, count: count)
     }
 
     /// `memmove` of `count` values (the regions may overlap).

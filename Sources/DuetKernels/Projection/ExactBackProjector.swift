@@ -109,26 +109,31 @@ public final class ExactBackProjector: @unchecked Sendable {
         for z in 0..<ry { forEachCell(inPlane: z, body) }
     }
 
-    /// `forEachCell` split by z-plane over `threads` workers (default: all cores), each plane's cells in storage
-    /// order: `body` gets the plane's index (`0..<planeCount`) and must write only what belongs to that cell or
-    /// plane.
-    public func forEachCellInParallel(threads: Int? = nil,
+    /// `forEachCell` over the z-planes `planes` (default: all), split by plane over `threads` workers (default: all
+    /// cores), each plane's cells in storage order: `body` gets the plane's index (`0..<planeCount`) and must write
+    /// only what belongs to that cell or plane.
+    public func forEachCellInParallel(planes: Range<Int>? = nil, threads: Int? = nil,
                                       _ body: @Sendable (_ plane: Int, _ gridIndex: Int, _ numerator: SIMD2<Double>,
                                                          _ weight: Double) -> Void) {
-        ParallelFor.run(count: ry, threads: threads) { planes in
-            for z in planes { self.forEachCell(inPlane: z) { body(z, $0, $1, $2) } }
+        let planes = planes ?? 0..<ry
+        ParallelFor.run(count: planes.count, threads: threads) { range in
+            for z in (range.lowerBound + planes.lowerBound)..<(range.upperBound + planes.lowerBound) {
+                self.forEachCell(inPlane: z) { body(z, $0, $1, $2) }
+            }
         }
     }
 
     /// Number of z-planes of the region (`forEachCellInParallel`'s plane indices).
     public var planeCount: Int { ry }
 
-    func forEachCell(inPlane z: Int,
+    /// The plane's cells with a nonzero weight; only each row's reached cells are looked at (no sample reaches the
+    /// others: `ExactBackProjector+Planes`).
+    private func forEachCell(inPlane z: Int,
                              _ body: (_ gridIndex: Int, _ numerator: SIMD2<Double>, _ weight: Double) -> Void) {
         let unit = 1 / scale
         let numerators = cells.baseAddress, weights = cells.baseAddress + 2 * regionCount
         for y in 0..<ry {
-            for x in 0..<rx {
+            for x in 0..<reachedWidths[y + ry * z] {
                 let c = x + rx * (y + ry * z)
                 guard weights[c] != 0 else { continue }
                 let gridIndex = grid.index(x: x, y: y - reach, z: z - reach)
