@@ -47,8 +47,6 @@ public enum AbinitJob {
                                              pixelSize_A: job.pixelSize_A, backgroundRadius_px: diameter_px / 2)
             return (job, shard, data)
         }
-        // Created once every image has been read and checked, so that bad input leaves no directory behind.
-        try OutputDirectory.create(outputDirectory, on: communicator)
         let box = job.box, pixel_A = job.pixelSize_A
         if communicator.isRoot, let note = job.particles.noteWithoutCTF { progress(note) }
         // The engine's collective calls count as communication in its stage times.
@@ -64,8 +62,12 @@ public enum AbinitJob {
             let summary = try engine.iterate()
             if communicator.isRoot, let line = log.record(summary, stageSeconds: engine.times.seconds) { progress(line) }
         }
+        if communicator.isRoot { progress(data.reading.note) }
         let assignments = try engine.gatherAssignments()
         let map = engine.map()
+        // Created when there is something to write, so that bad input (an image that cannot be read is found when
+        // it is first used) leaves no directory behind.
+        try OutputDirectory.create(outputDirectory, on: communicator)
         guard communicator.isRoot, let assignments else { return nil }
 
         try MRCWriter.writeVolume(nx: box, ny: box, nz: box, data: map, pixelSize_A: Float(pixel_A),

@@ -43,8 +43,8 @@ public enum RefineJob {
         let ranks = try HalfSetRanks.split(world)
         TerminationSignal.install()
 
-        // Each rank reads its share of its halves' images (and their checkpointed states), agreed over the ranks
-        // like the checks above.
+        // Each rank checks the stacks of its share of its halves' images (the pixels are read in the background as
+        // the iterations need them) and reads their checkpointed states, agreed over the ranks like the checks above.
         let data = try world.agreeing {
             try times.measure(.io) {
                 try ranks.halves.map { half in
@@ -54,11 +54,9 @@ public enum RefineJob {
                 }
             }
         }
-        // Created once every image has been read and checked, so that bad input leaves no directory behind.
-        try OutputDirectory.create(c.outputDirectory, on: world)
         let halves = ServedHalves(runs: try data.map { data, state in
             let run = try times.measure(.io) {
-                try HalfSetRun(data, configuration: c.sgd, communicator: ranks.communicator, times: times)
+                try HalfSetRun(data, configuration: c.sgd, communicator: ranks.communicator, world: world, times: times)
             }
             if let state { try run.engine.restore(state) }
             return run
@@ -105,6 +103,7 @@ public enum RefineJob {
             }
             let stop = try TerminationSignal.requested(world: world)
             if stop != nil || (c.checkpointInterval > 0 && t % c.checkpointInterval == 0 && t < total) {
+                try OutputDirectory.create(c.outputDirectory, on: world)
                 try times.measure(.io) {
                     try writeCheckpoint(iteration: t, configuration: c, halves: halves, world: world)
                 }
@@ -114,8 +113,14 @@ public enum RefineJob {
                     + "written: continue with duet refine --resume \(c.outputDirectory)", signal: stop.signal)
             }
         }
+        // Every image is used from here on: the reading (which overlapped the iterations) is finished and agreed
+        // over the ranks, so that an image that cannot be read ends the run with one line. The output directory is
+        // created when there is something to write, so that such bad input leaves none behind.
+        try world.agreeing { try times.measure(.io) { for run in halves { try run.engine.data.waitForAll() } } }
+        if world.isRoot { progress(halves.map(\.engine.data.reading).reduce(.init(), +).note) }
+        try OutputDirectory.create(c.outputDirectory, on: world)
         if world.isRoot { progress("final pose assignment of every particle against its half's final map") }
-        for run in halves { run.engine.assignFinalPoses() }
+        for run in halves { try run.engine.assignFinalPoses() }
         for round in 0..<c.refinementRounds {
             var resolutions = [0.0, 0.0]
             for run in halves {

@@ -64,7 +64,7 @@ struct HalfSetRefinementRound {
             let shell = Int(k.rounded())
             return shell < wiener.count ? wiener[shell] : 0
         }
-        run.engine.assignPoses(against: map, radius_px: radius, local: local)
+        try run.engine.assignPoses(against: map, radius_px: radius, local: local)
         return fsc.resolution_A(shell: Double(radius))
     }
 

@@ -10,7 +10,8 @@ final class HalfSetRun {
     let inputIndices: [Int]
     let engine: AbinitEngine
 
-    /// The half's particles and this rank's images of them, read before any collective call.
+    /// The half's particles and this rank's images of them, their stacks checked before any collective call (the
+    /// pixels are read in the background, `PreparedParticles`).
     struct Data {
         let half: HalfSet
         let particles: ParticleSet
@@ -31,13 +32,16 @@ final class HalfSetRun {
         }
     }
 
-    init(_ data: Data, configuration: AbinitConfiguration, communicator: Communicator, times: StageTimes) throws {
+    /// `world` agrees on an image that cannot be read (each of its ranks runs the halves it serves in the same order).
+    init(_ data: Data, configuration: AbinitConfiguration, communicator: Communicator, world: Communicator,
+         times: StageTimes) throws {
         half = data.half
         particles = data.particles
         inputIndices = data.inputIndices
         // Half A uses the stream `duet abinit` uses; half B its own.
         engine = try AbinitEngine(configuration: configuration, data: data.prepared, shard: data.shard,
-                                  stream: 0xAB1 + UInt64(half.rawValue), communicator: communicator, times: times)
+                                  stream: 0xAB1 + UInt64(half.rawValue), communicator: communicator, agreement: world,
+                                  times: times)
     }
 
     /// This rank's particles of the half that have been seen, posed at their current assignments, each with its

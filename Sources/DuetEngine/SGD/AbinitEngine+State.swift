@@ -118,5 +118,6 @@ extension AbinitEngine {
         order = state.order
         noise = noise.restoring(state.noiseVariance)
         assignments = shard.indices.map { ParticleAssignment(record: state.assignments[($0 * n)..<(($0 + 1) * n)]) }
+        data.prioritise(slotsInOrderOfUse())
     }
 }

@@ -65,6 +65,9 @@ struct IterationSummary {
 final class AbinitEngine {
     let configuration: AbinitConfiguration
     let communicator: Communicator
+    /// The ranks that agree on an image that cannot be read (`images(_:)`): the engine's communicator, or the world
+    /// when each of its ranks runs one engine per half it serves, each waiting for its images at the same points.
+    private let agreement: Communicator
     /// Where the stages of each iteration are timed (pose search, back-projection, update).
     let times: StageTimes
     let shard: ParticleShard
@@ -97,13 +100,15 @@ final class AbinitEngine {
     /// - Parameters:
     ///   - particleCount: particles in the whole set (over all ranks).
     ///   - stream: the random stream of this set (a different one per half-set).
+    ///   - agreement: the ranks that agree on an image that cannot be read (default: `communicator`).
     init(configuration: AbinitConfiguration, data: PreparedParticles, shard: ParticleShard, stream: UInt64,
-         communicator: Communicator, times: StageTimes = StageTimes()) throws {
+         communicator: Communicator, agreement: Communicator? = nil, times: StageTimes = StageTimes()) throws {
         self.configuration = configuration
         self.times = times
         self.data = data
         self.shard = shard
         self.communicator = communicator
+        self.agreement = agreement ?? communicator
         let box = data.box
         diameter_px = configuration.particleDiameter_px(box: box, pixelSize_A: data.pixelSize_A)
         minAlignmentRadius_px = configuration.minimumAlignmentRadius_px(box: box, pixelSize_A: data.pixelSize_A)
@@ -118,11 +123,18 @@ final class AbinitEngine {
         generator = SeededGenerator(seed: configuration.seed, stream: stream)
         assignments = Array(repeating: .unseen, count: data.particles.count)
         order = Array(0..<shard.particleCount)
-        noise = try NoiseModel(particles: data, shard: shard, sampleCount: min(shard.particleCount, 500),
+        let noiseSampleCount = min(shard.particleCount, 500)
+        try times.measure(.io) {   // as `images(_:)` does
+            try (agreement ?? communicator).agreeing {
+                try data.wait(for: (0..<noiseSampleCount).filter(shard.owns).map(shard.slot(of:)))
+            }
+        }
+        noise = try NoiseModel(particles: data, shard: shard, sampleCount: noiseSampleCount,
                                sigmaScale: 1, priorWeight: configuration.noisePriorWeight,
                                kind: configuration.noiseModel, communicator: communicator)
         volume = Self.randomStart(box: box, diameter_px: diameter_px, grid: grid, symmetry: symmetry,
                                   generator: &generator)
+        data.prioritise(slotsInOrderOfUse())
         initialSigmaScale = try configuration.noiseInitialSigmaScale ?? tunedSigmaScale()
         let s2 = initialSigmaScale * initialSigmaScale
         noise.variance = noise.variance.scaled(by: s2)
@@ -133,7 +145,7 @@ final class AbinitEngine {
     private func tunedSigmaScale() throws -> Double {
         let sampleCount = min(shard.particleCount, max(1, configuration.initialMinibatch))
         let positions = (0..<sampleCount).filter { shard.owns($0) }
-        let batch = data.images.subset(positions.map { shard.slot(of: $0) })
+        let batch = try images(positions.map { shard.slot(of: $0) })
         return try NoiseScaleTuning(targetFraction: configuration.targetESSFraction)
             .sigmaScale(search: poseSearch(radius_px: radius(iteration: 0)), volume: volume, batch: batch,
                         positions: positions, sampleCount: sampleCount, baseVariance: noise.variance,
@@ -151,16 +163,53 @@ final class AbinitEngine {
     func iterate() throws -> IterationSummary {
         let t = iteration
         let r = radius(iteration: t)
-        let size = min(shard.particleCount,
-                       t < configuration.minibatchSwitchIteration ? configuration.initialMinibatch : finalMinibatch)
-        for i in 0..<size {
-            order.swapAt(i, i + Int(generator.next() % UInt64(shard.particleCount - i)))
-        }
-        let minibatch = order.prefix(size).sorted()
+        let minibatch = Self.drawMinibatch(size: minibatchSize(iteration: t), order: &order, generator: &generator)
         let meanESS = try step(iteration: t, radius: r, minibatch: minibatch)
         iteration += 1
         return IterationSummary(iteration: t, resolution_A: Double(data.box) * data.pixelSize_A / Double(r),
-                                minibatch: size, meanESS: meanESS)
+                                minibatch: minibatch.count, meanESS: meanESS)
+    }
+
+    /// Images in the minibatch of iteration `t` (over all ranks).
+    private func minibatchSize(iteration t: Int) -> Int {
+        min(shard.particleCount, t < configuration.minibatchSwitchIteration ? configuration.initialMinibatch : finalMinibatch)
+    }
+
+    /// The next minibatch, sorted: the first `size` particles of `order` after a partial Fisher–Yates shuffle.
+    private static func drawMinibatch(size: Int, order: inout [Int], generator: inout SeededGenerator) -> [Int] {
+        for i in 0..<size {
+            order.swapAt(i, i + Int(generator.next() % UInt64(order.count - i)))
+        }
+        return order.prefix(size).sorted()
+    }
+
+    /// This rank's slots in the order the run will first use them: the noise-scale tuning's sample (when tuned),
+    /// then the members of each remaining iteration's minibatch, drawn ahead of time from copies of the generator
+    /// and the order. The other slots, read only by the final pose assignment, follow (`PreparedParticles.prioritise`).
+    func slotsInOrderOfUse() -> [Int] {
+        var listed = [Bool](repeating: false, count: data.particles.count)
+        var slots = [Int]()
+        func use(_ index: Int) {
+            guard shard.owns(index), !listed[shard.slot(of: index)] else { return }
+            listed[shard.slot(of: index)] = true
+            slots.append(shard.slot(of: index))
+        }
+        if iteration == 0 && configuration.noiseInitialSigmaScale == nil {
+            (0..<min(shard.particleCount, max(1, configuration.initialMinibatch))).forEach(use)
+        }
+        var futureOrder = order, futureGenerator = generator
+        for t in iteration..<configuration.iterations {
+            Self.drawMinibatch(size: minibatchSize(iteration: t), order: &futureOrder, generator: &futureGenerator)
+                .forEach(use)
+        }
+        return slots
+    }
+
+    /// The prepared images of `slots` once they are read, agreed over `agreement` (collective there, before any
+    /// other collective call of the step that uses them): an image that cannot be read stops every rank with one
+    /// message. The time spent waiting counts as I/O.
+    private func images(_ slots: [Int]) throws -> PoseImageBatch {
+        try times.measure(.io) { try agreement.agreeing { try data.batch(slots) } }
     }
 
     /// One SGD iteration; returns the mean effective sample size of the minibatch's posteriors.
@@ -168,7 +217,7 @@ final class AbinitEngine {
         // The minibatch members this rank owns: their position in the minibatch and their shard slot.
         let mine = minibatch.indices.filter { shard.owns(minibatch[$0]) }
         let slots = mine.map { shard.slot(of: minibatch[$0]) }
-        let batch = data.images.subset(slots)
+        let batch = try images(slots)
         let search = poseSearch(radius_px: r)
         let posteriors = times.measure(.poseSearch) {
             search.search(volume: volume, batch: batch, noiseVariance: noise.variance)
@@ -331,20 +380,20 @@ final class AbinitEngine {
     /// Infers every particle's pose against the current volume at the last iteration's radius, without updating
     /// anything else, so that a final reconstruction uses poses from the finished map rather than from the
     /// iteration that last drew each particle.
-    func assignFinalPoses() {
-        assignPoses(slots: Array(assignments.indices), radius_px: radius(iteration: max(0, iteration - 1)), local: false,
+    func assignFinalPoses() throws {
+        try assignPoses(slots: Array(assignments.indices), radius_px: radius(iteration: max(0, iteration - 1)), local: false,
                     oversampling: Self.finalOversampling)
     }
 
     /// Replaces the volume by `map` (real space, `box³`) under the SGD's soft spherical window, then infers the
     /// pose of every particle against it at Fourier radius `r` (a refinement round of `duet refine`): over all poses
     /// (`local` false) or near each particle's current pose only (`CoarseToFineSearch.searchLocally`).
-    func assignPoses(against map: [Float], radius_px r: Int, local: Bool) {
+    func assignPoses(against map: [Float], radius_px r: Int, local: Bool) throws {
         var windowed = map
         RealSpaceConstraints.applySphericalWindow(&windowed, box: data.box, innerRadius_px: diameter_px / 2,
                                                   outerRadius_px: min(Double(data.box) / 2, diameter_px / 2 + 4))
         volume = FourierVolume(map: windowed, grid: grid, fftwThreads: 1)
-        assignPoses(slots: Array(assignments.indices), radius_px: min(r, maxRadius_px), local: local,
+        try assignPoses(slots: Array(assignments.indices), radius_px: min(r, maxRadius_px), local: local,
                     oversampling: Self.finalOversampling)
     }
 
@@ -352,12 +401,13 @@ final class AbinitEngine {
     /// rank's shard (each image's posterior depends only on the image, the volume and the noise model); the
     /// assignments record the last iteration.
     private func assignPoses(slots allSlots: [Int], radius_px r: Int, local: Bool, oversampling: Int,
-                             batchSize: Int = 300) {
+                             batchSize: Int = 300) throws {
         let last = max(0, iteration - 1)
         let search = poseSearch(radius_px: r, oversampling: oversampling)
         for start in stride(from: 0, to: allSlots.count, by: batchSize) {
             let slots = Array(allSlots[start..<min(start + batchSize, allSlots.count)])
-            let batch = data.images.subset(slots)
+            // Not agreed: ranks hold different numbers of batches. The jobs wait for every image first.
+            let batch = try times.measure(.io) { try data.batch(slots) }
             let posteriors = times.measure(.poseSearch) {
                 guard local else { return search.search(volume: volume, batch: batch, noiseVariance: noise.variance) }
                 let current = slots.map { slot in

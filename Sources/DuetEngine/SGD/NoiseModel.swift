@@ -34,6 +34,7 @@ struct NoiseModel {
     /// (collective; the same on any number of ranks).
     init(particles: PreparedParticles, shard: ParticleShard, sampleCount: Int, sigmaScale: Double,
          priorWeight: Double, kind: NoiseModelKind, communicator: Communicator) throws {
+        try particles.wait(for: (0..<sampleCount).filter(shard.owns).map(shard.slot(of:)))
         let shells = try Self.imagePower(particles: particles, shard: shard, sampleCount: sampleCount,
                                          communicator: communicator)
         self.init(shells: shells, priorWeight: priorWeight, kind: kind)

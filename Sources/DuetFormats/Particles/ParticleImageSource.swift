@@ -36,14 +36,23 @@ public final class ParticleImageSource {
         }
     }
 
-    /// Reads the image of `particle` into `image` (`box²` floats); `row` (1-based) names it in messages when known.
-    public func read(_ particle: Particle, row: Int? = nil, box: Int, into image: UnsafeMutableBufferPointer<Float>) throws {
+    /// The open stack holding `particle`'s image, checked to exist, to hold `box`² images and to hold the image
+    /// (everything `read` checks but the pixels); `row` (1-based) names the particle in messages when known.
+    @discardableResult
+    public func check(_ particle: Particle, row: Int? = nil, box: Int) throws -> MRCFile {
         let path = set.imagePath(of: particle)
         guard let stack = try stack(of: particle) else { throw DuetError("\(path): no such file") }
         guard stack.nx == box && stack.ny == box else {
             throw DuetError("\(path) holds \(stack.nx)×\(stack.ny) images, expected \(box)×\(box)")
         }
         try checkLocation(of: particle, in: stack, row: row)
+        return stack
+    }
+
+    /// Reads the image of `particle` into `image` (`box²` floats); `row` (1-based) names it in messages when known.
+    public func read(_ particle: Particle, row: Int? = nil, box: Int, into image: UnsafeMutableBufferPointer<Float>) throws {
+        let path = set.imagePath(of: particle)
+        let stack = try check(particle, row: row, box: box)
         try stack.readImages(range: particle.image.index..<(particle.image.index + 1), into: image)
         if let bad = image.firstIndex(where: { !$0.isFinite }) {
             throw DuetError("\(particle.image.index + 1)@\(path): pixel \(bad) is \(image[bad]); remove the particle or repair the stack")
