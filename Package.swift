@@ -19,6 +19,9 @@ let package = Package(
                        providers: [.apt(["libopenmpi-dev"])]),
         .systemLibrary(name: "CFFTW", pkgConfig: "fftw3",
                        providers: [.apt(["libfftw3-dev"])]),
+        // FFTW-MPI has no .pc file: `ompi-c` puts mpi.h (which fftw3-mpi.h includes) on the include path.
+        .systemLibrary(name: "CFFTWMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libfftw3-mpi-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-openmpi",
                        providers: [.apt(["libhdf5-openmpi-dev"])]),
         .target(name: "DuetShim", dependencies: ["CMPI", "CHDF5"]),
@@ -30,7 +33,7 @@ let package = Package(
         .target(name: "DuetKernels", dependencies: ["DuetCore", "CFFTW"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked", "-target-cpu", "native"], .when(configuration: .release))]),
         .target(name: "DuetFormats", dependencies: ["DuetCore"]),
-        .target(name: "DuetComm", dependencies: ["DuetCore", "CMPI", "CHDF5", "DuetShim"]),
+        .target(name: "DuetComm", dependencies: ["DuetCore", "CMPI", "CFFTW", "CFFTWMPI", "CHDF5", "DuetShim"]),
         .target(name: "DuetEngine", dependencies: ["DuetCore", "DuetKernels", "DuetFormats", "DuetComm"],
                 swiftSettings: [.unsafeFlags(["-target-cpu", "native"], .when(configuration: .release))]),
         .executableTarget(name: "duet", dependencies: [

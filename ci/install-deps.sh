@@ -5,7 +5,7 @@
 # and the Python packages the tests use as independent oracles (never needed by `duet` itself).
 set -euo pipefail
 
-packages=(libopenmpi-dev openmpi-bin libfftw3-dev libhdf5-openmpi-dev hdf5-tools
+packages=(libopenmpi-dev openmpi-bin libfftw3-dev libfftw3-mpi-dev libhdf5-openmpi-dev hdf5-tools
           pkg-config cmake ninja-build relion procps
           slurm-wlm slurmd slurmctld slurm-client munge iproute2)   # the test cluster of ci/slurm-checks.sh
 # The machine's own Python is used when there is one; Debian's otherwise.

@@ -57,6 +57,16 @@ public protocol Communicator: AnyObject {
     /// like `MPI_Allgatherv` in place).
     func allgatherRaw(_ buffer: UnsafeMutableRawPointer, byteCounts: [Int]) throws
 
+    /// Transposes a `rows × columns` matrix of tuples of `tupleLength` floats distributed by blocks of rows: rank
+    /// `r` holds rows `r·rowBlock ..< min((r + 1)·rowBlock, rows)` in `input` (row-major, each tuple contiguous) and
+    /// receives rows `r·columnBlock ..< min((r + 1)·columnBlock, columns)` of the `columns × rows` transpose in
+    /// `output` (collective; FFTW-MPI's distributed transpose under MPI). `rowBlock · size ≥ rows` and
+    /// `columnBlock · size ≥ columns`, the same on every rank; `input` may be overwritten, and each buffer holds at
+    /// least `max(rowBlock · columns, columnBlock · rows) · tupleLength` floats. Each rank receives only its own
+    /// block: `1/size` of what an allgather moves.
+    func transpose(_ input: UnsafeMutablePointer<Float>, into output: UnsafeMutablePointer<Float>, rows: Int,
+                   columns: Int, tupleLength: Int, rowBlock: Int, columnBlock: Int) throws
+
     /// The largest of every rank's `value` (collective).
     func allreduceMax(_ value: Double) throws -> Double
 

@@ -91,6 +91,26 @@ public final class LocalCommunicator: Communicator, @unchecked Sendable {
         }
     }
 
+    public func transpose(_ input: UnsafeMutablePointer<Float>, into output: UnsafeMutablePointer<Float>, rows: Int,
+                          columns: Int, tupleLength: Int, rowBlock: Int, columnBlock: Int) throws {
+        precondition(rowBlock * size >= rows && columnBlock * size >= columns, "transpose: blocks do not cover the matrix")
+        let inputs = try group.exchange(rank: rank, value: UnsafeSendablePointer(input))
+        let h = tupleLength
+        let myColumns = min(rank * columnBlock, columns)..<min((rank + 1) * columnBlock, columns)
+        for (source, pointer) in inputs.enumerated() {
+            let sourceRows = min(source * rowBlock, rows)..<min((source + 1) * rowBlock, rows)
+            let from = pointer.pointer.assumingMemoryBound(to: Float.self)
+            for c in myColumns {
+                for r in sourceRows {
+                    (output + ((c - myColumns.lowerBound) * rows + r) * h)
+                        .update(from: from + ((r - sourceRows.lowerBound) * columns + c) * h, count: h)
+                }
+            }
+        }
+        // Everyone must have read every input before anyone overwrites its own.
+        try group.barrier()
+    }
+
     public func allreduceMax(_ value: Double) throws -> Double {
         try group.exchange(rank: rank, value: value).max()!
     }

@@ -1,3 +1,5 @@
+import CFFTW
+import CFFTWMPI
 import CMPI
 import DuetCore
 import DuetShim
@@ -11,6 +13,8 @@ public final class MPICommunicator: Communicator {
     public let rank: Int
     public let size: Int
     private let ownsHandle: Bool
+    /// FFTW-MPI transpose plans by shape, made on first use (planning is collective) and kept.
+    private var transposePlans: [[Int]: OpaquePointer] = [:]
 
     private init(handle: MPI_Comm, ownsHandle: Bool) throws {
         self.handle = handle
@@ -25,6 +29,7 @@ public final class MPICommunicator: Communicator {
     deinit {
         var finalised: Int32 = 0
         MPI_Finalized(&finalised)
+        if finalised == 0 { transposePlans.values.forEach(fftwf_destroy_plan) }
         if ownsHandle && finalised == 0 {
             var comm: MPI_Comm? = handle
             MPI_Comm_free(&comm)
@@ -92,6 +97,21 @@ public final class MPICommunicator: Communicator {
         for r in 1..<max(1, size) { displacements[r] = displacements[r - 1] + counts[r - 1] }
         try MPIRuntime.check(MPI_Allgatherv(duet_mpi_in_place(), 0, duet_mpi_byte(), buffer, &counts, &displacements,
                                             duet_mpi_byte(), handle), "MPI_Allgatherv")
+    }
+
+    /// FFTW-MPI's transpose (`fftwf_mpi_plan_many_transpose`, `FFTW_ESTIMATE`), executed on the given buffers.
+    public func transpose(_ input: UnsafeMutablePointer<Float>, into output: UnsafeMutablePointer<Float>, rows: Int,
+                          columns: Int, tupleLength: Int, rowBlock: Int, columnBlock: Int) throws {
+        precondition(rowBlock * size >= rows && columnBlock * size >= columns, "transpose: blocks do not cover the matrix")
+        let shape = [rows, columns, tupleLength, rowBlock, columnBlock]
+        if transposePlans[shape] == nil {
+            guard let plan = fftwf_mpi_plan_many_transpose(rows, columns, tupleLength, rowBlock, columnBlock, input,
+                                                           output, handle, FFTW_ESTIMATE) else {
+                throw DuetError("FFTW-MPI could not plan a \(rows) × \(columns) transpose of \(tupleLength)-float tuples")
+            }
+            transposePlans[shape] = plan
+        }
+        fftwf_mpi_execute_r2r(transposePlans[shape]!, input, output)
     }
 
     public func allreduceMax(_ value: Double) throws -> Double {

@@ -1,3 +1,4 @@
+import CFFTWMPI
 import CMPI
 import DuetCore
 import DuetShim
@@ -18,6 +19,7 @@ public enum MPIRuntime {
                 atexit { MPIRuntime.finalize() }
             }
             MPI_Comm_set_errhandler(duet_mpi_comm_world(), duet_mpi_errors_return())
+            fftwf_mpi_init()
             initialised = true
         }
     }

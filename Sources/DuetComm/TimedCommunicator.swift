@@ -39,6 +39,14 @@ public final class TimedCommunicator: Communicator {
         try times.measure(.communication) { try base.allgatherRaw(buffer, byteCounts: byteCounts) }
     }
 
+    public func transpose(_ input: UnsafeMutablePointer<Float>, into output: UnsafeMutablePointer<Float>, rows: Int,
+                          columns: Int, tupleLength: Int, rowBlock: Int, columnBlock: Int) throws {
+        try times.measure(.communication) {
+            try base.transpose(input, into: output, rows: rows, columns: columns, tupleLength: tupleLength,
+                               rowBlock: rowBlock, columnBlock: columnBlock)
+        }
+    }
+
     public func allreduceMax(_ value: Double) throws -> Double {
         try times.measure(.communication) { try base.allreduceMax(value) }
     }

@@ -84,6 +84,32 @@ final class LocalCommunicatorTests: XCTestCase {
         for (_, gathered) in results { XCTAssertEqual(gathered, [0, 1, 22, 23, 24]) }
     }
 
+    /// The distributed transpose of a 5 × 4 matrix of 2-float tuples over 3 ranks (FFTW-MPI's blocks: rows 2, 2, 1;
+    /// columns of the transpose 2, 2, 0): each rank receives its block of the transpose's rows.
+    func testTransposeGivesEachRankItsBlockOfTheTranspose() throws {
+        let rows = 5, columns = 4, h = 2, rowBlock = 2, columnBlock = 2
+        let value: @Sendable (Int, Int, Int) -> Float = { r, c, k in Float(100 * r + 10 * c + k) }
+        let results = try LocalCommunicator.run(size: 3) { comm -> [Float] in
+            let mine = min(comm.rank * rowBlock, rows)..<min((comm.rank + 1) * rowBlock, rows)
+            var input = [Float](repeating: -1, count: max(rowBlock * columns, columnBlock * rows) * h)
+            for r in mine { for c in 0..<columns { for k in 0..<h { input[((r - mine.lowerBound) * columns + c) * h + k] = value(r, c, k) } } }
+            var output = [Float](repeating: -1, count: input.count)
+            try input.withUnsafeMutableBufferPointer { i in
+                try output.withUnsafeMutableBufferPointer { o in
+                    try comm.transpose(i.baseAddress!, into: o.baseAddress!, rows: rows, columns: columns, tupleLength: h,
+                                       rowBlock: rowBlock, columnBlock: columnBlock)
+                }
+            }
+            let received = min(comm.rank * columnBlock, columns)..<min((comm.rank + 1) * columnBlock, columns)
+            return Array(output[..<(received.count * rows * h)])
+        }
+        for (rank, output) in results.enumerated() {
+            let received = min(rank * columnBlock, columns)..<min((rank + 1) * columnBlock, columns)
+            let expected = received.flatMap { c in (0..<rows).flatMap { r in (0..<h).map { value(r, c, $0) } } }
+            XCTAssertEqual(output, expected, "rank \(rank)")
+        }
+    }
+
     func testReductionIsBitIdenticalOnEveryRank() throws {
         let results = try LocalCommunicator.run(size: 4) { comm -> [Float] in
             var values = (0..<64).map { Float(sin(Double($0 * (comm.rank + 3)))) * 1e-3 + 1e3 }

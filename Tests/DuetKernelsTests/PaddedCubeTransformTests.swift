@@ -31,7 +31,7 @@ final class PaddedCubeTransformTests: XCTestCase {
         let transform = PaddedCubeTransform(box: box, maxLimit: box - 1)
         let found = Found()
         map.withUnsafeBufferPointer { m in
-            transform.forward(map: m.baseAddress!, limit: limit, threads: 2, share: .whole, exchange: { _, _ in }) { kx, ky, kz, value in
+            transform.forward(map: m.baseAddress!, limit: limit, threads: 2, share: .whole, transpose: { _, _, _, _, _, _, _ in }) { kx, ky, kz, value in
                 found.add(kx, ky, kz, value)
             }
         }
@@ -62,7 +62,7 @@ final class PaddedCubeTransformTests: XCTestCase {
         func run(threads: Int) -> [Float] {
             var out = [Float](repeating: .nan, count: box * box * box)
             out.withUnsafeMutableBufferPointer { m in
-                transform.inverse(limit: limit, threads: threads, share: .whole, exchange: { _, _ in }, into: m.baseAddress!) { kx, ky, kz in
+                transform.inverse(limit: limit, threads: threads, share: .whole, transpose: { _, _, _, _, _, _, _ in }, into: m.baseAddress!) { kx, ky, kz in
                     spectrum[Self.index(kx, ky, kz, padded: p)]
                 }
             }

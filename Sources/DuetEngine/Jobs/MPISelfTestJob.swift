@@ -4,8 +4,8 @@ import DuetCore
 /// `duet mpi-selftest OUTPUT.h5`, run under `mpirun`: a check of the distributed machinery a refinement relies on.
 /// The world splits into the refinement's two half-set communicators (`HalfSetRanks`, checked against the pure
 /// `HalfSetPlan`; one rank serves both halves on the world), sums of every element type are allreduced inside each
-/// half and over the world, and uneven segments reduce-scattered and allgathered, and compared with their analytic
-/// values, and every rank writes its own rows of a particle
+/// half and over the world, uneven segments reduce-scattered and allgathered and a matrix transposed (FFTW-MPI), and
+/// compared with their analytic values, and every rank writes its own rows of a particle
 /// table (synthetic particles whose values follow from their row) to one HDF5 file while rank 0 writes a volume.
 /// Rank `r` holds `rowsPerRank + r` rows so that the shards are uneven.
 public enum MPISelfTestJob {
@@ -91,6 +91,33 @@ public enum MPISelfTestJob {
         for rank in 0..<comm.size {
             for i in offsets[rank]..<(offsets[rank] + counts[rank]) where gathered[i] != [Float(worldRanks[rank]), Float(i)] {
                 throw DuetError("\(label) allgather mismatch at element \(i) on world rank \(worldRank): \(gathered[i])")
+            }
+        }
+        try checkTranspose(comm, worldRank: worldRank, label: label)
+    }
+
+    /// FFTW-MPI's distributed transpose of a `(2·size − 1) × (size + 2)` matrix of 3-float tuples in blocks of 2 rows
+    /// and 3 transposed rows (the last rank's block of rows short, from 4 ranks on some receiving none): every
+    /// received value must equal its closed form.
+    private static func checkTranspose(_ comm: Communicator, worldRank: Int, label: String) throws {
+        let rows = 2 * comm.size - 1, columns = comm.size + 2, h = 3, rowBlock = 2, columnBlock = 3
+        let value = { (r: Int, c: Int, k: Int) in Float(1000 * r + 10 * c + k) }
+        let held = min(comm.rank * rowBlock, rows)..<min((comm.rank + 1) * rowBlock, rows)
+        let received = min(comm.rank * columnBlock, columns)..<min((comm.rank + 1) * columnBlock, columns)
+        let capacity = max(rowBlock * columns, columnBlock * rows) * h
+        var input = [Float](repeating: -1, count: capacity), output = [Float](repeating: -1, count: capacity)
+        for r in held { for c in 0..<columns { for k in 0..<h { input[((r - held.lowerBound) * columns + c) * h + k] = value(r, c, k) } } }
+        try input.withUnsafeMutableBufferPointer { i in
+            try output.withUnsafeMutableBufferPointer { o in
+                try comm.transpose(i.baseAddress!, into: o.baseAddress!, rows: rows, columns: columns, tupleLength: h,
+                                   rowBlock: rowBlock, columnBlock: columnBlock)
+            }
+        }
+        for c in received {
+            for r in 0..<rows {
+                for k in 0..<h where output[((c - received.lowerBound) * rows + r) * h + k] != value(r, c, k) {
+                    throw DuetError("\(label) transpose mismatch at (\(c), \(r), \(k)) on world rank \(worldRank)")
+                }
             }
         }
     }

@@ -506,8 +506,11 @@ final class AbinitEngine {
         let share = RankShare(rank: communicator.rank, size: communicator.size)
         let communicator = communicator
         let exchange: SegmentExchange<SIMD2<Float>> = { try communicator.allgather($0, counts: $1) }
+        let transpose: BlockTranspose = {
+            try communicator.transpose($0, into: $1, rows: $2, columns: $3, tupleLength: $4, rowBlock: $5, columnBlock: $6)
+        }
         let slab = share.zSlab(box: b)
-        try space.load(from: volume, share: share, exchange: exchange)
+        try space.load(from: volume, share: share, transpose: transpose)
         if configuration.enforceNonNegativity {
             let slabVoxels = map[(slab.lowerBound * b * b)..<(slab.upperBound * b * b)]
             _ = RealSpaceConstraints.clampNegative(UnsafeMutableBufferPointer(rebasing: slabVoxels))
@@ -527,7 +530,7 @@ final class AbinitEngine {
                 shift = SIMD3(repeating: Double(b / 2)) - centre
             }
         }
-        try space.store(into: volume, shift_px: shift, share: share, exchange: exchange)
+        try space.store(into: volume, shift_px: shift, share: share, transpose: transpose, exchange: exchange)
     }
 
     /// The cropped real space for radius `r`: a box of at least `2(r + max(8, r/4))` (the band the next

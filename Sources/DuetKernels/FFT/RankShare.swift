@@ -1,7 +1,8 @@
 /// One rank's part of work that the ranks of a group divide, and how: for a `PaddedCubeTransform` each rank does the
-/// x pass on its own z-slab of the map (`zSlab`) and the y and z passes on its own `kx` planes (`kxPlanes`), the
-/// caller's exchange (`SegmentExchange`) making the intermediate planes whole on every rank between the passes; for
-/// a list of independent items (`MapAlignment`'s candidates) each rank does its consecutive `items` range. Each item
+/// x pass on its own z-slab of the map (`zSlab`) and the y and z passes on its own `kx` planes (`kxPlanes`), both in
+/// FFTW-MPI's block distribution, the caller's distributed transpose (`BlockTranspose`) moving the intermediate
+/// values between them; for a list of independent items (`MapAlignment`'s candidates) each rank does its
+/// consecutive `items` range. Each item
 /// is computed the same whichever rank computes it, so the results do not depend on the number of ranks. `whole` is
 /// one rank doing everything.
 public struct RankShare: Sendable, Equatable {
@@ -25,18 +26,29 @@ public struct RankShare: Sendable, Equatable {
         (0..<size).map { RankShare(rank: $0, size: size).items(count: count) }
     }
 
-    /// Each rank's z-slab of a `box³` map: as even as whole planes allow.
-    public func zSlabs(box: Int) -> [Range<Int>] { allItems(count: box) }
+    /// Each rank's z-slab of a `box³` map: `zBlock(box:)` planes each in rank order, the last ranks fewer or none
+    /// (FFTW-MPI's block distribution).
+    public func zSlabs(box: Int) -> [Range<Int>] { blocks(count: box) }
 
     /// This rank's z-slab.
     public func zSlab(box: Int) -> Range<Int> { zSlabs(box: box)[rank] }
 
-    /// Each rank's consecutive `kx` planes of `0…limit`, balanced by the 1-D transforms a plane needs (`box` along
-    /// y or z, and one per `ky` inside the disc along the other).
-    public func kxPlanes(limit: Int, box: Int) -> [Range<Int>] {
-        Self.balanced(costs: (0...limit).map { kx in
-            Double(box + 2 * PaddedCubeTransform.halfWidth(limit * limit - kx * kx) + 1)
-        }, count: size)
+    /// The z-planes of a full slab.
+    public func zBlock(box: Int) -> Int { block(count: box) }
+
+    /// Each rank's consecutive `kx` planes of `0…limit`, `kxBlock(limit:)` each in rank order (FFTW-MPI's block
+    /// distribution: the planes near `kx = 0` hold more coefficients, an imbalance of at most about 15 % in the y
+    /// and z passes, which are a small part of an update).
+    public func kxPlanes(limit: Int) -> [Range<Int>] { blocks(count: limit + 1) }
+
+    /// The `kx` planes of a full share.
+    public func kxBlock(limit: Int) -> Int { block(count: limit + 1) }
+
+    private func block(count: Int) -> Int { max(1, (count + size - 1) / size) }
+
+    private func blocks(count: Int) -> [Range<Int>] {
+        let block = block(count: count)
+        return (0..<size).map { min($0 * block, count)..<min(($0 + 1) * block, count) }
     }
 
     /// `count` consecutive ranges covering the items `0..<costs.count`, share `k` ending at the first item boundary
@@ -59,3 +71,11 @@ public struct RankShare: Sendable, Equatable {
 /// Makes every rank's consecutive segment of `values` (`counts[r]` values for rank `r`, in rank order) whole on every
 /// rank of a `RankShare`: a communicator's allgather. Not called for one rank.
 public typealias SegmentExchange<Value> = (_ values: UnsafeMutablePointer<Value>, _ counts: [Int]) throws -> Void
+
+/// Transposes a `rows × columns` matrix of `tupleLength`-float tuples distributed over the ranks of a `RankShare` by
+/// blocks of rows, each rank receiving its block of the transpose's rows (`Communicator.transpose`, FFTW-MPI's
+/// under MPI; the arguments in its order: input, output, rows, columns, tupleLength, rowBlock, columnBlock). Not
+/// called for one rank.
+public typealias BlockTranspose = (_ input: UnsafeMutablePointer<Float>, _ output: UnsafeMutablePointer<Float>,
+                                   _ rows: Int, _ columns: Int, _ tupleLength: Int, _ rowBlock: Int,
+                                   _ columnBlock: Int) throws -> Void

@@ -60,17 +60,17 @@ public final class CroppedRealSpace {
 
     /// Fills `map` with `volume`'s map cropped to this box.
     public func load(from volume: FourierVolume) {
-        load(from: volume, share: .whole) { _, _ in }
+        load(from: volume, share: .whole) { _, _, _, _, _, _, _ in }
     }
 
-    /// `load(from:)` with the transform divided among `share`'s ranks (collective over them, `exchange` their
-    /// allgather): fills the z-slab `share.zSlab(box:)` of `map` only.
-    public func load(from volume: FourierVolume, share: RankShare, exchange: SegmentExchange<SIMD2<Float>>) rethrows {
+    /// `load(from:)` with the transform divided among `share`'s ranks (collective over them, `transpose` their
+    /// distributed transpose): fills the z-slab `share.zSlab(box:)` of `map` only.
+    public func load(from volume: FourierVolume, share: RankShare, transpose: BlockTranspose) rethrows {
         precondition(volume.grid.paddedBox == 2 * volume.grid.box, "CroppedRealSpace: the volume must be padded twice")
         let grid = volume.grid
         nonisolated(unsafe) let coefficients = volume.data.baseAddress
         try withExtendedLifetime(volume.data) {
-            try transform.inverse(limit: travellingRadius(volume), threads: threads, share: share, exchange: exchange,
+            try transform.inverse(limit: travellingRadius(volume), threads: threads, share: share, transpose: transpose,
                                   into: map.baseAddress) { x, y, z in
                 coefficients[grid.index(x: x, y: y, z: z)]
             }
@@ -82,14 +82,15 @@ public final class CroppedRealSpace {
     /// on the coefficients, sub-voxel and exact for a band-limited map): the coefficients this box carries are
     /// replaced, every other coefficient of `volume` is set to zero. `map` is left as it was.
     public func store(into volume: FourierVolume, shift_px: SIMD3<Double> = .zero) {
-        store(into: volume, shift_px: shift_px, share: .whole) { _, _ in }
+        store(into: volume, shift_px: shift_px, share: .whole, transpose: { _, _, _, _, _, _, _ in },
+              exchange: { _, _ in })
     }
 
-    /// `store(into:shift_px:)` divided among `share`'s ranks (collective over them, `exchange` their allgather):
-    /// each reads its z-slab of `map` and transforms its `kx` planes, and every rank ends with the whole volume,
-    /// the same values as one rank gives.
+    /// `store(into:shift_px:)` divided among `share`'s ranks (collective over them: `transpose` their distributed
+    /// transpose, `exchange` their allgather): each reads its z-slab of `map` and transforms its `kx` planes, and
+    /// every rank ends with the whole volume, the same values as one rank gives.
     public func store(into volume: FourierVolume, shift_px: SIMD3<Double>, share: RankShare,
-                      exchange: SegmentExchange<SIMD2<Float>>) rethrows {
+                      transpose: BlockTranspose, exchange: SegmentExchange<SIMD2<Float>>) rethrows {
         applyGridding(from: map.baseAddress, to: staging.baseAddress, dividing: true, planes: share.zSlab(box: box))
         // exp(−2πi j·shift/paddedBox) per axis: a shift of the cropped map's voxels is one of the padded cube's.
         let limit = travellingRadius(volume), p = paddedBox
@@ -110,7 +111,7 @@ public final class CroppedRealSpace {
         guard share.size > 1 else {
             try withExtendedLifetime(volume.data) {
                 try transform.forward(map: staging.baseAddress, limit: limit, threads: threads, share: share,
-                                      exchange: exchange, emit: put)
+                                      transpose: transpose, emit: put)
             }
             return
         }
@@ -119,10 +120,10 @@ public final class CroppedRealSpace {
         if exchanged?.count ?? -1 < ball.count { exchanged = nil; exchanged = AlignedBuffer(count: ball.count) }
         nonisolated(unsafe) let packed = exchanged!.baseAddress
         try transform.forward(map: staging.baseAddress, limit: limit, threads: threads, share: share,
-                              exchange: exchange) { x, y, z, value in
+                              transpose: transpose) { x, y, z, value in
             packed[ball.start(kx: x, ky: y) + z] = value
         }
-        let kxShares = share.kxPlanes(limit: limit, box: box)
+        let kxShares = share.kxPlanes(limit: limit)
         try exchange(packed, kxShares.map { ball.start(kx: $0.upperBound, ky: -limit) - ball.start(kx: $0.lowerBound, ky: -limit) })
         withExtendedLifetime(volume.data) {
             ParallelFor.run(count: limit + 1, threads: threads) { kxs in
