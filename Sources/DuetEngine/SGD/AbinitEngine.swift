@@ -353,7 +353,7 @@ final class AbinitEngine {
                             noiseVariance: noise.variance)
         }
         let fits = AlignedBuffer<SIMD2<Double>>(count: poses.count)
-        let complexCount = data.complexCount, volume = volume
+        let volume = volume
         nonisolated(unsafe) let hotspotList = hotspots, out = fits.baseAddress
         withExtendedLifetime((slices, hotspots, fits)) {
             ParallelFor.runPerWorker(count: poses.count, workers: workers) { worker, range in
@@ -361,8 +361,7 @@ final class AbinitEngine {
                 for slot in range {
                     guard let best = poses[slot].first else { out[slot] = SIMD2(0, 1); continue }
                     volume.project(rotation: best.rotation, translation_px: best.shift_px, radius_px: r, into: slice)
-                    let image = batch.spectra.baseAddress + slot * complexCount
-                    let ctf = batch.ctfs.baseAddress + slot * complexCount
+                    let image = batch.spectrum(slot), ctf = batch.ctf(slot)
                     out[slot] = SIMD2(quality.normalisedCorrelation(image: image, ctf: ctf, projection: slice),
                                       hotspot.ratio(image: image, ctf: ctf, projection: slice))
                 }
@@ -443,8 +442,7 @@ final class AbinitEngine {
                 for slot in range {
                     guard let best = poses[slot].first else { continue }
                     volume.project(rotation: best.rotation, translation_px: best.shift_px, radius_px: r, into: slice)
-                    let x = batch.spectra.baseAddress + slot * complexCount
-                    let c = batch.ctfs.baseAddress + slot * complexCount
+                    let x = batch.spectrum(slot), c = batch.ctf(slot)
                     let row = positions[slot] * box, scale = Float(best.scale)
                     NoiseModel.forEachCoefficient(box: box, radius_px: r) { k, shell in
                         let residual = SIMD2<Double>(x[k] - scale * c[k] * slice[k])

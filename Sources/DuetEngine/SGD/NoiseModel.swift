@@ -41,7 +41,7 @@ struct NoiseModel {
         if kind == .coloured {
             var sums = [Int64](repeating: 0, count: particles.complexCount)
             for index in 0..<sampleCount where shard.owns(index) {
-                let x = particles.images.spectra.baseAddress + shard.slot(of: index) * particles.complexCount
+                let x = particles.images.spectrum(shard.slot(of: index))
                 Self.forEachCoefficient(box: particles.box, radius_px: particles.box) { k, _ in
                     let v = SIMD2<Double>(x[k])
                     sums[k] += Self.fixedPoint((v * v).sum() / 2, unit: variance.values[k])
@@ -71,7 +71,7 @@ struct NoiseModel {
         var rows = [Double](repeating: 0, count: max(1, sampleCount) * box)
         let counts = coefficientCounts(box: box).map { $0 * Double(sampleCount) }
         for index in 0..<sampleCount where shard.owns(index) {
-            let x = particles.images.spectra.baseAddress + shard.slot(of: index) * particles.complexCount
+            let x = particles.images.spectrum(shard.slot(of: index))
             Self.forEachCoefficient(box: box, radius_px: box) { k, shell in
                 let v = SIMD2<Double>(x[k])
                 rows[index * box + shell] += (v * v).sum() / 2

@@ -91,9 +91,8 @@ private final class ImagePreparation {
         let mean = n > 0 ? sum / n : 0
         let deviation = n > 1 ? max((sum2 / n - mean * mean).squareRoot(), 1e-12) : 1
         for p in 0..<(box * box) { image[p] = Float((Double(image[p]) - mean) / deviation) }
-        let complexCount = images.complexCount
-        fft.forwardCentred(image.baseAddress, images.spectra.baseAddress + slot * complexCount)
-        let ctfOut = UnsafeMutableBufferPointer(start: images.ctfs.baseAddress + slot * complexCount, count: complexCount)
+        fft.forwardCentred(image.baseAddress, images.spectrum(slot))
+        let ctfOut = UnsafeMutableBufferPointer(start: images.ctf(slot), count: images.complexCount)
         if let ctf = particle.ctf {
             try RelionCTF(ctf).evaluate(on: grid, into: ctfOut)
         } else {

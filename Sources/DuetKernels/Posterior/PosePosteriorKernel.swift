@@ -366,12 +366,11 @@ final class PreparedImages: @unchecked Sendable {
         let constants = UnsafeMutablePointer<Double>.allocate(capacity: imageCount)
         defer { constants.deallocate() }
         nonisolated(unsafe) let q = quadraticTerms, lin = linearTerms, cs = constants
-        let stride = self.stride, shiftCount = self.shiftCount, complexCount = images.complexCount
+        let stride = self.stride, shiftCount = self.shiftCount
         withExtendedLifetime(images) {
             ParallelFor.run(count: imageCount, threads: threads) { range in
                 for i in range {
-                    let x = images.spectra.baseAddress + i * complexCount
-                    let ctf = images.ctfs.baseAddress + i * complexCount
+                    let x = images.spectrum(i), ctf = images.ctf(i)
                     var c = 0.0
                     let qi = q + i * stride
                     for e in 0..<n {

@@ -5,8 +5,9 @@ import DuetCore
 /// (re, im), FFTW row order, coefficients about the image centre `box/2`, unnormalised DFT) and its CTF on the
 /// same half plane (`RelionCTF.evaluate(on: CTFFrequencyGrid(box:pixelSize_A:), into:)`, signed Float values).
 ///
-/// Image `i` occupies `spectra[i · complexCount ..< (i+1) · complexCount]` and the same range of `ctfs`, with
-/// `complexCount = box · (box/2 + 1)`. Fill the buffers through their `baseAddress` (or `setImage`).
+/// Image `i`'s spectrum and CTF are at `spectrum(i)` and `ctf(i)`, `complexCount = box · (box/2 + 1)` values each.
+/// A batch made by `init` owns its images, image `i` in row `i` of `spectra` and `ctfs` (fill them through their
+/// `baseAddress`, or `setImage`); a `subset` views rows of its parent's buffers without copying them.
 public final class PoseImageBatch: @unchecked Sendable {
     /// Image edge in pixels.
     public let box: Int
@@ -14,10 +15,12 @@ public final class PoseImageBatch: @unchecked Sendable {
     public let count: Int
     /// Elements per image half plane, `box · (box/2 + 1)`.
     public let complexCount: Int
-    /// The spectra, `count · complexCount` complex values.
+    /// The spectra, `complexCount` complex values per row (image `i` in row `i` unless this is a subset).
     public let spectra: AlignedBuffer<SIMD2<Float>>
-    /// The CTFs, `count · complexCount` values.
+    /// The CTFs, `complexCount` values per row, in the rows of `spectra`.
     public let ctfs: AlignedBuffer<Float>
+    /// The row of image `i` in a subset; nil when image `i` is row `i`.
+    private let rows: [Int]?
 
     /// A batch of `count` zero images (CTF zero too) of edge `box`.
     public init(box: Int, count: Int) {
@@ -27,31 +30,41 @@ public final class PoseImageBatch: @unchecked Sendable {
         complexCount = box * (box / 2 + 1)
         spectra = AlignedBuffer(count: count * complexCount)
         ctfs = AlignedBuffer(count: count * complexCount)
+        rows = nil
     }
+
+    private init(viewing parent: PoseImageBatch, rows: [Int]) {
+        box = parent.box
+        count = rows.count
+        complexCount = parent.complexCount
+        spectra = parent.spectra
+        ctfs = parent.ctfs
+        self.rows = rows
+    }
+
+    /// Image `i`'s spectrum (`complexCount` values).
+    @inlinable @inline(__always)
+    public func spectrum(_ i: Int) -> UnsafeMutablePointer<SIMD2<Float>> { spectra.baseAddress + row(i) * complexCount }
+
+    /// Image `i`'s CTF (`complexCount` values).
+    @inlinable @inline(__always)
+    public func ctf(_ i: Int) -> UnsafeMutablePointer<Float> { ctfs.baseAddress + row(i) * complexCount }
+
+    @usableFromInline func row(_ i: Int) -> Int { rows?[i] ?? i }
 
     /// Copies image `index`'s spectrum and CTF (each `complexCount` long).
     public func setImage(_ index: Int, spectrum: [SIMD2<Float>], ctf: [Float]) {
         precondition(index >= 0 && index < count, "PoseImageBatch: image \(index) out of range")
         precondition(spectrum.count == complexCount && ctf.count == complexCount, "PoseImageBatch: wrong sizes")
-        spectrum.withUnsafeBufferPointer {
-            (spectra.baseAddress + index * complexCount).update(from: $0.baseAddress!, count: complexCount)
-        }
-        ctf.withUnsafeBufferPointer {
-            (ctfs.baseAddress + index * complexCount).update(from: $0.baseAddress!, count: complexCount)
-        }
+        spectrum.withUnsafeBufferPointer { self.spectrum(index).update(from: $0.baseAddress!, count: complexCount) }
+        ctf.withUnsafeBufferPointer { self.ctf(index).update(from: $0.baseAddress!, count: complexCount) }
     }
 
-    /// A new batch holding copies of the images at `indices`, in that order.
+    /// The images at `indices`, in that order, as a batch that shares this one's memory (no copy: the minibatch
+    /// of a set's prepared images, a chunk of a minibatch).
     public func subset(_ indices: [Int]) -> PoseImageBatch {
-        let result = PoseImageBatch(box: box, count: indices.count)
-        for (slot, index) in indices.enumerated() {
-            precondition(index >= 0 && index < count, "PoseImageBatch: image \(index) out of range")
-            (result.spectra.baseAddress + slot * complexCount).update(from: spectra.baseAddress + index * complexCount,
-                                                                      count: complexCount)
-            (result.ctfs.baseAddress + slot * complexCount).update(from: ctfs.baseAddress + index * complexCount,
-                                                                   count: complexCount)
-        }
-        return result
+        for index in indices { precondition(index >= 0 && index < count, "PoseImageBatch: image \(index) out of range") }
+        return PoseImageBatch(viewing: self, rows: indices.map(row))
     }
 }
 

@@ -38,8 +38,7 @@ public enum DataTerm {
         let slice = AlignedBuffer<SIMD2<Float>>(count: images.complexCount)
         var total = 0.0
         for (i, imagePoses) in poses.enumerated() {
-            let x = images.spectra.baseAddress + i * images.complexCount
-            let c = images.ctfs.baseAddress + i * images.complexCount
+            let x = images.spectrum(i), c = images.ctf(i)
             for pose in imagePoses {
                 volume.project(rotation: pose.rotation, translation_px: pose.shift_px, radius_px: radius_px,
                                into: slice.baseAddress)
@@ -70,7 +69,7 @@ public enum DataTerm {
         let sliceLayout = SliceLayout.compact(radius_px: radius_px, imageBox: images.box)
         let sliceIndex = (0..<layout.count).map { sliceLayout.index(kx: Int(layout.kx[$0]), ky: Int(layout.ky[$0])) }
         let entries = poses.enumerated().flatMap { image, list in list.map { (image: image, pose: $0) } }
-        let imageStride = images.complexCount, stride = sliceLayout.complexCount
+        let stride = sliceLayout.complexCount
         let result = GradientSlices(count: entries.count, layout: sliceLayout, rotations: entries.map(\.pose.rotation),
                                     shifts_px: entries.map(\.pose.shift_px), reusing: previous)
         guard !entries.isEmpty else { return result }
@@ -78,12 +77,11 @@ public enum DataTerm {
                        layout: sliceLayout, into: result.slices.baseAddress, outputStride: stride, threads: threads)
         let scales = layout.inverseVariances(noiseVariance).map(Float.init)
         nonisolated(unsafe) let sliceBase = result.slices.baseAddress, curvatureBase = result.curvatures.baseAddress
-        nonisolated(unsafe) let spectra = images.spectra.baseAddress, ctfs = images.ctfs.baseAddress
         let largest = AlignedBuffer<Float>(count: entries.count)
         ParallelFor.run(count: entries.count, threads: threads) { range in
             for e in range {
                 let (image, pose) = entries[e]
-                let x = spectra + image * imageStride, c = ctfs + image * imageStride
+                let x = images.spectrum(image), c = images.ctf(image)
                 let slice = sliceBase + e * stride, curvature = curvatureBase + e * stride
                 // Coefficients outside the radius stay zero: `project` zeroed them and they are not visited.
                 let weight = Float(pose.weight), contrast = Float(pose.scale)
@@ -113,8 +111,7 @@ public enum DataTerm {
         let volumeMax = volume.maxModulus()
         var bound = 0.0
         for (i, imagePoses) in poses.enumerated() where !imagePoses.isEmpty {
-            let x = images.spectra.baseAddress + i * images.complexCount
-            let c = images.ctfs.baseAddress + i * images.complexCount
+            let x = images.spectrum(i), c = images.ctf(i)
             var ctfSquared = 0.0, ctfImage = 0.0
             for n in 0..<layout.count {
                 let k = Int(layout.halfPlaneIndex[n]), ctf = Double(abs(c[k]))
