@@ -124,11 +124,8 @@ final class AbinitEngine {
         assignments = Array(repeating: .unseen, count: data.particles.count)
         order = Array(0..<shard.particleCount)
         let noiseSampleCount = min(shard.particleCount, 500)
-        try times.measure(.io) {   // as `images(_:)` does
-            try (agreement ?? communicator).agreeing {
-                try data.wait(for: (0..<noiseSampleCount).filter(shard.owns).map(shard.slot(of:)))
-            }
-        }
+        try Self.waitForImages((0..<noiseSampleCount).filter(shard.owns).map(shard.slot(of:)), of: data,
+                               agreedOver: agreement ?? communicator, times: times)
         noise = try NoiseModel(particles: data, shard: shard, sampleCount: noiseSampleCount,
                                sigmaScale: 1, priorWeight: configuration.noisePriorWeight,
                                kind: configuration.noiseModel, communicator: communicator)
@@ -205,11 +202,18 @@ final class AbinitEngine {
         return slots
     }
 
-    /// The prepared images of `slots` once they are read, agreed over `agreement` (collective there, before any
-    /// other collective call of the step that uses them): an image that cannot be read stops every rank with one
-    /// message. The time spent waiting counts as I/O.
+    /// The prepared images of `slots` once they are read (`waitForImages`).
     private func images(_ slots: [Int]) throws -> PoseImageBatch {
-        try times.measure(.io) { try agreement.agreeing { try data.batch(slots) } }
+        try Self.waitForImages(slots, of: data, agreedOver: agreement, times: times)
+        return data.images.subset(slots)
+    }
+
+    /// Returns once `data`'s images of `slots` are read, agreed over `agreement` (collective there, before any other
+    /// collective call of the step that uses them): an image that cannot be read stops every rank with one message.
+    /// The time spent waiting counts as I/O.
+    private static func waitForImages(_ slots: [Int], of data: PreparedParticles, agreedOver agreement: Communicator,
+                                      times: StageTimes) throws {
+        try times.measure(.io) { try agreement.agreeing { try data.wait(for: slots) } }
     }
 
     /// One SGD iteration; returns the mean effective sample size of the minibatch's posteriors.

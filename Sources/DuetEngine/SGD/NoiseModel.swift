@@ -31,10 +31,10 @@ struct NoiseModel {
 
     /// σ² from the mean power of the first `sampleCount` particles of the set (`spectra`, centred half-planes),
     /// per shell (per coefficient for `.coloured`), times `sigmaScale²`; each rank measures the ones it owns
-    /// (collective; the same on any number of ranks).
+    /// (collective; the same on any number of ranks). The sample's images must have been waited for
+    /// (`PreparedParticles.wait`).
     init(particles: PreparedParticles, shard: ParticleShard, sampleCount: Int, sigmaScale: Double,
          priorWeight: Double, kind: NoiseModelKind, communicator: Communicator) throws {
-        try particles.wait(for: (0..<sampleCount).filter(shard.owns).map(shard.slot(of:)))
         let shells = try Self.imagePower(particles: particles, shard: shard, sampleCount: sampleCount,
                                          communicator: communicator)
         self.init(shells: shells, priorWeight: priorWeight, kind: kind)

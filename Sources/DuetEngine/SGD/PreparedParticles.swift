@@ -27,7 +27,8 @@ final class PreparedParticles {
         images = PoseImageBatch(box: box, count: particles.count)
         let source = ParticleImageSource(set: set)
         for (particle, index) in zip(particles, indices) { try source.check(particle, row: index + 1, box: box) }
-        let preparation = ImagePreparation(set: set, box: box, pixelSize_A: pixelSize_A,
+        // The checked stacks stay open for the loader's thread, which alone uses them from here on.
+        let preparation = ImagePreparation(source: source, box: box, pixelSize_A: pixelSize_A,
                                            backgroundRadius_px: backgroundRadius_px)
         let particles = particles, images = images
         loader = ParticleLoader(count: particles.count) { slot in
@@ -66,9 +67,9 @@ private final class ImagePreparation {
     private let image: AlignedBuffer<Float>
     private let backgroundRadius_px: Double
 
-    init(set: ParticleSet, box: Int, pixelSize_A: Double, backgroundRadius_px: Double) {
+    init(source: ParticleImageSource, box: Int, pixelSize_A: Double, backgroundRadius_px: Double) {
         self.box = box
-        source = ParticleImageSource(set: set)
+        self.source = source
         fft = RealFFT<Float>(imageWidth: box, height: box, rigor: .estimate)
         grid = CTFFrequencyGrid(box: box, pixelSize_A: pixelSize_A)
         image = AlignedBuffer<Float>(count: box * box)
